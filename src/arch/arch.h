@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The context switch: the one piece of the library written per
+ * architecture. A context is the stack pointer of a suspended coroutine; the
+ * registers the ABI asks a callee to preserve are pushed on that stack when it
+ * switches away and popped when it is switched back to.
+ *
+ * x86_64 (System V): rbx, rbp, r12-r15, the x87 control word and MXCSR.
+ * aarch64 (AAPCS64): x19-x29, the link register x30, d8-d15.
+ * Elsewhere: ucontext (glibc's swapcontext makes a syscall per switch, so it
+ * is only the fallback).
+ */
+#ifndef TULIP_ARCH_H
+#define TULIP_ARCH_H
+
+#include "../internal.h"
+
+#if defined(TULIP_ARCH_GENERIC)
+#include <ucontext.h>
+struct tulip__ctx {
+    ucontext_t uc;      /* the whole machine context */
+    void (*fn)(void *); /* entry of a new context */
+    void *arg;          /* its argument */
+};
+#else
+struct tulip__ctx {
+    void *sp; /* saved stack pointer; registers lie above it */
+};
+#endif
+
+/*
+ * Save the running context into *from and resume *to. Returns when some
+ * context switches back to *from.
+ */
+TULIP_PRIVATE void tulip__ctx_switch(struct tulip__ctx *from,
+                                     struct tulip__ctx *to);
+
+/*
+ * Prepare *ctx so that switching to it calls fn(arg) on the stack
+ * [stack_lo, stack_lo + size), which grows down from its top (aligned down to
+ * 16 bytes). fn must never return: a finished coroutine switches away for
+ * good. The new context starts with the creating thread's floating-point
+ * control state.
+ */
+TULIP_PRIVATE void tulip__ctx_make(struct tulip__ctx *ctx, void *stack_lo,
+                                   size_t size, void (*fn)(void *), void *arg);
+
+#endif /* TULIP_ARCH_H */

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The coroutine layer's internal interface: guarded pooled stacks
+ * (stack.c), coroutines that switch between them with every switch
+ * announced to ASan, TSan and Valgrind (coro.c), and generators (gen.c,
+ * public API in tulip.h). Layers above embed a struct tulip__coro in their
+ * own objects (a generator, a task) rather than allocating it apart.
+ */
+#ifndef TULIP_CORO_H
+#define TULIP_CORO_H
+
+#include "../arch/arch.h"
+
+/* ---- stacks (stack.c) ---------------------------------------------------- */
+
+/* A usable stack [lo, lo + size); the guard lies below lo. */
+struct tulip__stack {
+    char *lo;    /* lowest usable byte */
+    size_t size; /* usable bytes, a multiple of the page size */
+};
+
+/* The size a request of `size` bytes gets (0: the default), or 0 if the
+ * request is out of range. */
+TULIP_PRIVATE size_t tulip__stack_round(size_t size);
+
+/* Take a stack of exactly `size` bytes (already rounded) from the calling
+ * thread's pool. Returns 0 or -ENOMEM. */
+TULIP_PRIVATE int tulip__stack_get(size_t size, struct tulip__stack *st);
+
+/* Give a stack back to the calling thread's pool. */
+TULIP_PRIVATE void tulip__stack_put(struct tulip__stack *st);
+
+/* ---- coroutines (coro.c) ------------------------------------------------- */
+
+#define TULIP_CORO_NAME_MAX 32
+
+struct tulip__coro {
+    struct tulip__ctx ctx;          /* registers while suspended */
+    struct tulip__stack stack;      /* its own stack; lo is NULL for a thread */
+    void (*entry)(void *);          /* body of the coroutine; never returns */
+    void *arg;                      /* its argument */
+    char name[TULIP_CORO_NAME_MAX]; /* for messages; "" if none */
+#if TULIP_HAVE_ASAN
+    void *asan_fake;         /* ASan's fake stack across a switch */
+    const void *asan_bottom; /* stack bounds, learned for a thread */
+    size_t asan_size;
+#endif
+#if TULIP_HAVE_TSAN
+    void *tsan_fiber; /* TSan's fiber of this coroutine */
+#endif
+#if TULIP_HAVE_VALGRIND
+    unsigned vg_stack_id; /* Valgrind's id of the registered stack */
+#endif
+};
+
+/*
+ * Give co a stack of `size` bytes (rounded by tulip__stack_round) and make it
+ * ready to run entry(arg) when first switched to. Returns 0, or -ENOMEM with
+ * nothing held.
+ */
+TULIP_PRIVATE int tulip__coro_init(struct tulip__coro *co, size_t size,
+                                   void (*entry)(void *), void *arg);
+
+/* Give co's stack back to the pool. co must not be running; it may be
+ * suspended (its frames are then abandoned) or finished. */
+TULIP_PRIVATE void tulip__coro_release(struct tulip__coro *co);
+
+/* Switch from the running coroutine (or thread) to `to`. */
+TULIP_PRIVATE void tulip__coro_switch(struct tulip__coro *to);
+
+/* The running coroutine has finished: switch to `to` for good. Its stack may
+ * be released once `to` runs. */
+TULIP_PRIVATE _Noreturn void tulip__coro_exit(struct tulip__coro *to);
+
+/* The running coroutine, or the calling thread's own context. */
+TULIP_PRIVATE struct tulip__coro *tulip__coro_current(void);
+
+/* Copy a name into co->name (truncated); NULL gives "". */
+TULIP_PRIVATE void tulip__coro_set_name(struct tulip__coro *co,
+                                        const char *name);
+
+/* Drop the generator object cache of the calling thread (gen.c). */
+TULIP_PRIVATE void tulip__gen_cache_trim(void);
+
+#endif /* TULIP_CORO_H */

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Coroutine stacks: reserved in slabs of address space, guarded, pooled.
+ *
+ * A slab is one anonymous MAP_NORESERVE mapping cut into equal slots, each a
+ * guard region followed by a stack. The kernel commits a page only when a
+ * coroutine first touches it, so an idle coroutine costs the pages its frames
+ * reach (usually one), not its stack size, and reserving 1 GiB of stacks
+ * costs nothing until used. Slabs grow (16, 32 ... 1024 slots) so that small
+ * programs reserve little and a million coroutines need only about 1,000
+ * mappings, which the kernel merges anyway.
+ *
+ * The guard is installed with MADV_GUARD_INSTALL (Linux 6.13+), which marks
+ * page-table entries and adds no memory-map entry; older kernels fall back
+ * to mprotect(PROT_NONE), which splits the mapping, costs two of the
+ * vm.max_map_count entries (65530 by default) per stack, and so caps a
+ * process near 32,700 live stacks (libdill#130, srs#509). TULIP_GUARD=
+ * mprotect in the environment forces the fallback, for tests.
+ *
+ * Freed stacks go to a per-thread, per-size pool: the most recent
+ * TULIP_STACK_CACHE stay committed ("warm", reused without a page fault),
+ * older ones have their pages given back with MADV_DONTNEED ("cold"; the
+ * guard survives it) and are reused after the warm ones. Stacks belong to
+ * the thread whose pool they came from.
+ */
+#include "../prefix.h"
+#include "coro.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if TULIP_HAVE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13 UAPI */
+#endif
+
+#define STACK_SIZE_MAX ((size_t)1 << 30)
+#define SLAB_SLOTS_FIRST 16u
+#define SLAB_SLOTS_MAX 1024u
+#define WARM_CAP (TULIP_STACK_CACHE > 0 ? TULIP_STACK_CACHE : 1u)
+
+enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
+
+struct stack_class {
+    size_t size;          /* usable bytes of each stack */
+    char *warm[WARM_CAP]; /* ring of committed free stacks, oldest first */
+    unsigned warm_head;   /* index of the oldest */
+    unsigned warm_len;    /* how many */
+    char **cold;          /* free stacks given back to the kernel */
+    size_t cold_len;
+    size_t cold_cap;
+    char *slab_next;   /* next uncarved slot of the newest slab */
+    size_t slab_left;  /* slots left in it */
+    size_t slab_slots; /* slots of the next slab */
+    size_t in_use;     /* stacks handed out and not returned */
+};
+
+struct slab {
+    char *base; /* the mapping */
+    size_t len; /* its length */
+};
+
+struct stack_pool {
+    struct stack_class *cls; /* one per stack size in use */
+    size_t ncls;
+    struct slab *slabs; /* every mapping, for teardown */
+    size_t nslabs;
+    size_t slabs_cap;
+    size_t reserved; /* bytes of address space in slabs */
+};
+
+static _Atomic size_t default_size = TULIP_STACK_SIZE_DEFAULT;
+static _Atomic int guard_kind = GUARD_UNKNOWN;
+static size_t page_size;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static pthread_key_t pool_key;
+static TULIP_TLS struct stack_pool *pool;
+
+static size_t round_up(size_t n, size_t to)
+{
+    return (n + to - 1) / to * to;
+}
+
+static void pool_destroy(void *p)
+{
+    struct stack_pool *sp = p;
+    size_t i, busy = 0;
+
+    for (i = 0; i < sp->ncls; i++)
+        busy += sp->cls[i].in_use;
+    if (busy)
+        return; /* live coroutines still use these stacks: keep them */
+    for (i = 0; i < sp->nslabs; i++)
+        munmap(sp->slabs[i].base, sp->slabs[i].len);
+    for (i = 0; i < sp->ncls; i++)
+        tulip__free(sp->cls[i].cold, sp->cls[i].cold_cap * sizeof(char *));
+    tulip__free(sp->cls, sp->ncls * sizeof(*sp->cls));
+    tulip__free(sp->slabs, sp->slabs_cap * sizeof(*sp->slabs));
+    tulip__free(sp, sizeof(*sp));
+}
+
+static void pool_once_init(void)
+{
+    const char *g = getenv("TULIP_GUARD");
+
+    page_size = (size_t)sysconf(_SC_PAGESIZE);
+    if (g && strcmp(g, "mprotect") == 0)
+        atomic_store(&guard_kind, GUARD_MPROTECT);
+    /* Thread exit releases the thread's pool. */
+    if (pthread_key_create(&pool_key, pool_destroy) != 0)
+        tulip__panic("pthread_key_create failed");
+}
+
+static struct stack_pool *pool_get(void)
+{
+    if (tulip__likely(pool != NULL))
+        return pool;
+    pthread_once(&pool_once, pool_once_init);
+    pool = tulip__calloc(sizeof(*pool));
+    if (pool)
+        pthread_setspecific(pool_key, pool);
+    return pool;
+}
+
+size_t tulip__stack_round(size_t size)
+{
+    pthread_once(&pool_once, pool_once_init);
+    if (size == 0)
+        return atomic_load_explicit(&default_size, memory_order_relaxed);
+    if (size < TULIP_STACK_SIZE_MIN || size > STACK_SIZE_MAX)
+        return 0;
+    return round_up(size, page_size);
+}
+
+static struct stack_class *class_get(struct stack_pool *sp, size_t size)
+{
+    struct stack_class *c;
+    size_t i;
+
+    for (i = 0; i < sp->ncls; i++)
+        if (sp->cls[i].size == size)
+            return &sp->cls[i];
+    c = tulip__realloc(sp->cls, sp->ncls * sizeof(*c),
+                       (sp->ncls + 1) * sizeof(*c));
+    if (!c)
+        return NULL;
+    sp->cls = c;
+    c = &sp->cls[sp->ncls++];
+    memset(c, 0, sizeof(*c));
+    c->size = size;
+    c->slab_slots = SLAB_SLOTS_FIRST;
+    return c;
+}
+
+/* Install the guard region [p, p + TULIP_STACK_GUARD). */
+static int guard_install(char *p)
+{
+    int kind = atomic_load_explicit(&guard_kind, memory_order_relaxed);
+
+    if (kind != GUARD_MPROTECT) {
+        if (madvise(p, TULIP_STACK_GUARD, MADV_GUARD_INSTALL) == 0) {
+            atomic_store_explicit(&guard_kind, GUARD_MADVISE,
+                                  memory_order_relaxed);
+            return 0;
+        }
+        if (errno != EINVAL)
+            return -errno;
+        /* The kernel predates 6.13. */
+        atomic_store_explicit(&guard_kind, GUARD_MPROTECT,
+                              memory_order_relaxed);
+    }
+    if (mprotect(p, TULIP_STACK_GUARD, PROT_NONE) == 0)
+        return 0;
+    /* ENOMEM here is usually vm.max_map_count. */
+    return -errno;
+}
+
+static int slab_new(struct stack_pool *sp, struct stack_class *c)
+{
+    size_t stride = TULIP_STACK_GUARD + c->size;
+    size_t slots = c->slab_slots;
+    size_t len = stride * slots;
+    struct slab *s;
+    char *base;
+
+    if (sp->nslabs == sp->slabs_cap) {
+        size_t cap = sp->slabs_cap ? 2 * sp->slabs_cap : 16;
+        s = tulip__realloc(sp->slabs, sp->slabs_cap * sizeof(*s),
+                           cap * sizeof(*s));
+        if (!s)
+            return -ENOMEM;
+        sp->slabs = s;
+        sp->slabs_cap = cap;
+    }
+    base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (base == MAP_FAILED)
+        return -ENOMEM;
+    sp->slabs[sp->nslabs].base = base;
+    sp->slabs[sp->nslabs].len = len;
+    sp->nslabs++;
+    sp->reserved += len;
+    c->slab_next = base;
+    c->slab_left = slots;
+    if (c->slab_slots < SLAB_SLOTS_MAX)
+        c->slab_slots *= 2;
+    return 0;
+}
+
+/* Carve a fresh stack from the newest slab, installing its guard. */
+static int carve(struct stack_pool *sp, struct stack_class *c, char **lo)
+{
+    int rc;
+
+    if (c->slab_left == 0) {
+        rc = slab_new(sp, c);
+        if (rc)
+            return rc;
+    }
+    rc = guard_install(c->slab_next);
+    if (rc)
+        return rc == -ENOMEM || rc == -EAGAIN ? -ENOMEM : rc;
+    *lo = c->slab_next + TULIP_STACK_GUARD;
+    c->slab_next += TULIP_STACK_GUARD + c->size;
+    c->slab_left--;
+    return 0;
+}
+
+int tulip__stack_get(size_t size, struct tulip__stack *st)
+{
+    struct stack_pool *sp = pool_get();
+    struct stack_class *c;
+    char *lo;
+    int rc;
+
+    if (!sp)
+        return -ENOMEM;
+    c = class_get(sp, size);
+    if (!c)
+        return -ENOMEM;
+    if (c->warm_len) {
+        c->warm_len--;
+        lo = c->warm[(c->warm_head + c->warm_len) % WARM_CAP];
+    } else if (c->cold_len) {
+        lo = c->cold[--c->cold_len];
+    } else {
+        rc = carve(sp, c, &lo);
+        if (rc)
+            return rc;
+    }
+    c->in_use++;
+    st->lo = lo;
+    st->size = size;
+    return 0;
+}
+
+/* Give a stack's pages back and keep it as cold. */
+static void make_cold(struct stack_class *c, char *lo)
+{
+    if (c->cold_len == c->cold_cap) {
+        size_t cap = c->cold_cap ? 2 * c->cold_cap : 64;
+        char **p = tulip__realloc(c->cold, c->cold_cap * sizeof(char *),
+                                  cap * sizeof(char *));
+        if (!p)
+            return; /* lose track of one stack rather than fail a free */
+        c->cold = p;
+        c->cold_cap = cap;
+    }
+    madvise(lo, c->size, MADV_DONTNEED);
+    c->cold[c->cold_len++] = lo;
+}
+
+void tulip__stack_put(struct tulip__stack *st)
+{
+    struct stack_pool *sp = pool_get();
+    struct stack_class *c;
+
+    if (!st->lo)
+        return;
+    c = sp ? class_get(sp, st->size) : NULL;
+    if (TULIP_NEVER(c == NULL))
+        return; /* no memory for bookkeeping: the stack is leaked */
+#if TULIP_HAVE_ASAN
+    /* Frames abandoned on the stack leave poisoned redzones behind. */
+    __asan_unpoison_memory_region(st->lo, st->size);
+#endif
+    if (c->in_use)
+        c->in_use--;
+    if (TULIP_STACK_CACHE == 0) {
+        make_cold(c, st->lo);
+    } else if (c->warm_len < WARM_CAP) {
+        c->warm[(c->warm_head + c->warm_len++) % WARM_CAP] = st->lo;
+    } else {
+        /* The warm ring is full: its oldest stack goes cold. */
+        make_cold(c, c->warm[c->warm_head]);
+        c->warm[c->warm_head] = st->lo;
+        c->warm_head = (c->warm_head + 1) % WARM_CAP;
+    }
+    st->lo = NULL;
+}
+
+int tulip_set_stack_size(size_t bytes)
+{
+    size_t size;
+
+    if (bytes == 0)
+        return -EINVAL;
+    size = tulip__stack_round(bytes);
+    if (size == 0)
+        return -EINVAL;
+    atomic_store(&default_size, size);
+    return 0;
+}
+
+size_t tulip_get_stack_size(void)
+{
+    return atomic_load(&default_size);
+}
+
+size_t tulip_stack_size_min(void)
+{
+    return TULIP_STACK_SIZE_MIN;
+}
+
+void tulip_stack_stats(struct tulip_stack_stats *st)
+{
+    struct stack_pool *sp = pool;
+    size_t i;
+
+    memset(st, 0, sizeof(*st));
+    st->guard_kind = atomic_load(&guard_kind);
+    if (!sp)
+        return;
+    for (i = 0; i < sp->ncls; i++) {
+        st->in_use += sp->cls[i].in_use;
+        st->cached += sp->cls[i].warm_len;
+        st->released += sp->cls[i].cold_len;
+    }
+    st->reserved = sp->reserved;
+}
+
+void tulip_stack_trim(void)
+{
+    struct stack_pool *sp = pool;
+    size_t i;
+
+    tulip__gen_cache_trim();
+    if (!sp)
+        return;
+    for (i = 0; i < sp->ncls; i++) {
+        struct stack_class *c = &sp->cls[i];
+        while (c->warm_len) {
+            make_cold(c, c->warm[c->warm_head]);
+            c->warm_head = (c->warm_head + 1) % WARM_CAP;
+            c->warm_len--;
+        }
+    }
+}
