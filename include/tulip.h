@@ -412,6 +412,303 @@ TULIP_EXTERN tulip_gen *tulip_gen_current(void);
 
 /** @} */
 
+/* ======================================================================== */
+/** @defgroup loop Event loop
+ *
+ * asyncio's event loop with pure callbacks, usable on its own like libuv: a
+ * FIFO ready queue, timers ordered by (deadline, insertion order), and an
+ * I/O poller (epoll, or poll) behind them. One pass of the loop does what
+ * asyncio's `BaseEventLoop._run_once` does, in the same order: poll for I/O
+ * (without waiting when callbacks are ready), move the timers that are due
+ * to the end of the ready queue, then run exactly the callbacks that were
+ * ready when the pass began; callbacks they schedule run in the next pass.
+ *
+ * A loop can run on a virtual clock (trio's MockClock with autojump): time
+ * starts at 0 and, whenever nothing is ready and no I/O is pending, jumps to
+ * the next timer's deadline, so tests of timing run instantly.
+ *
+ * @code
+ * static void hello(void *arg) { puts(arg); }
+ *
+ * tulip_loop *loop;
+ * tulip_loop_new(&loop, NULL);
+ * tulip_call_later(loop, 500 * TULIP_MSEC, hello, "world", NULL);
+ * tulip_call_soon(loop, hello, "hello", NULL);
+ * tulip_loop_run(loop);            // prints hello, then world 0.5 s later
+ * tulip_loop_close(loop);
+ * @endcode
+ *
+ * @note A loop belongs to the thread that runs it. Only
+ * tulip_call_soon_threadsafe() may be called from another thread.
+ *  @{ */
+
+/** @brief An event loop (opaque). */
+typedef struct tulip_loop tulip_loop;
+
+/** @brief Options for tulip_loop_new(); all-zero (or NULL) means defaults. */
+struct tulip_loop_opts {
+    const char *backend; /**< "epoll" or "poll"; NULL: $TULIP_BACKEND, else
+                              epoll */
+    bool virtual_clock;  /**< run on a virtual clock that starts at 0 and
+                              jumps to the next timer when idle */
+};
+
+/**
+ * @brief Create an event loop.
+ *
+ * The backend is `opts->backend` if set, else the environment variable
+ * `TULIP_BACKEND` (`epoll` or `poll`; another value is ignored), else epoll.
+ * @param[out] out The new loop.
+ * @param opts Options, or NULL for the defaults.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL or opts->backend names no backend.
+ * @return -ENOMEM if memory ran out (nothing is leaked).
+ * @return -EMFILE or -ENFILE if no file descriptor was left for the poller.
+ * @return Another negative errno from epoll_create1() or eventfd().
+ */
+TULIP_EXTERN int tulip_loop_new(tulip_loop **out,
+                                const struct tulip_loop_opts *opts);
+
+/**
+ * @brief Close a loop and free everything it holds.
+ *
+ * Pending callbacks and armed timers are discarded without running, as
+ * asyncio's `loop.close()` does.
+ * @param loop The loop, or NULL (then nothing happens).
+ * @return 0 on success: the loop is freed.
+ * @return -EBUSY if the loop is running, or if handles returned through an
+ *         `out` argument have not all been released (tulip_handle_release());
+ *         the loop is then left intact.
+ * @return A negative code from an upper layer that still has live objects
+ *         (tasks ...); the loop is then left intact.
+ * @note Threads that may call tulip_call_soon_threadsafe() on this loop must
+ * have stopped doing so before it is closed.
+ */
+TULIP_EXTERN int tulip_loop_close(tulip_loop *loop);
+
+/**
+ * @brief Run the loop until no work is left, or until tulip_loop_stop().
+ *
+ * Work is: ready callbacks, armed timers, active I/O watchers and objects of
+ * the layers above (tasks) that are still pending.
+ * @param loop The loop.
+ * @return 0 when no work is left or the loop was stopped.
+ * @return -EINVAL if loop is NULL.
+ * @return -EBUSY if this loop, or another loop, is already running on this
+ *         thread.
+ * @return A negative errno if the poller failed (also reported to the error
+ *         handler).
+ */
+TULIP_EXTERN int tulip_loop_run(tulip_loop *loop);
+
+/**
+ * @brief Run the loop until tulip_loop_stop(), waiting when idle.
+ * @param loop The loop.
+ * @return 0 once stopped.
+ * @return -EINVAL if loop is NULL.
+ * @return -EBUSY if a loop is already running on this thread.
+ * @return A negative errno if the poller failed.
+ */
+TULIP_EXTERN int tulip_loop_run_forever(tulip_loop *loop);
+
+/**
+ * @brief Run one pass of the loop (asyncio's `_run_once`).
+ *
+ * Waits for I/O or the next timer only if nothing is ready and some work
+ * exists; with no work at all it returns at once.
+ * @param loop The loop.
+ * @return 1 if work is left after the pass, 0 if none.
+ * @return -EINVAL if loop is NULL.
+ * @return -EBUSY if a loop is already running on this thread.
+ * @return A negative errno if the poller failed.
+ */
+TULIP_EXTERN int tulip_loop_run_once(tulip_loop *loop);
+
+/**
+ * @brief Stop the loop after the current pass (asyncio's `loop.stop()`).
+ *
+ * The callbacks of the running pass all run; callbacks they schedule run at
+ * the next tulip_loop_run*(). Called while the loop is not running, the next
+ * run makes one pass (polling I/O without waiting) and returns.
+ * @param loop The loop.
+ * @return 0 on success.
+ * @return -EINVAL if loop is NULL.
+ * @note Not thread-safe: from another thread, schedule a callback that calls
+ * it with tulip_call_soon_threadsafe().
+ */
+TULIP_EXTERN int tulip_loop_stop(tulip_loop *loop);
+
+/** @brief Whether the loop is running (false for NULL). */
+TULIP_EXTERN bool tulip_loop_is_running(const tulip_loop *loop);
+
+/**
+ * @brief The loop's time: CLOCK_MONOTONIC in nanoseconds, or the virtual
+ * clock (starting at 0).
+ * @param loop The loop.
+ * @return The time in ns; 0 if loop is NULL.
+ */
+TULIP_EXTERN int64_t tulip_loop_time_ns(tulip_loop *loop);
+
+/** @brief The loop running on the calling thread, or NULL. */
+TULIP_EXTERN tulip_loop *tulip_loop_current(void);
+
+/** @brief The name of the loop's I/O backend: "epoll" or "poll". */
+TULIP_EXTERN const char *tulip_loop_backend(const tulip_loop *loop);
+
+/** @brief A callback scheduled on a loop. */
+typedef void tulip_callback_fn(void *arg);
+
+/**
+ * @brief A scheduled callback (asyncio's Handle / TimerHandle), opaque.
+ *
+ * The loop owns a handle while it is scheduled. A caller that asks for the
+ * handle (the `out` argument) holds a reference of its own, which it gives
+ * back with tulip_handle_release(); the handle stays readable until then.
+ */
+typedef struct tulip_handle tulip_handle;
+
+/**
+ * @brief Schedule fn(arg) to run on the next pass (asyncio's `call_soon`).
+ *
+ * Callbacks run in FIFO order, each exactly once.
+ * @param loop The loop.
+ * @param fn The callback.
+ * @param arg Its argument.
+ * @param[out] out The handle, referenced for the caller; NULL if not wanted.
+ * @return 0 on success.
+ * @return -EINVAL if loop or fn is NULL.
+ * @return -ENOMEM if no handle could be allocated.
+ */
+TULIP_EXTERN int tulip_call_soon(tulip_loop *loop, tulip_callback_fn *fn,
+                                 void *arg, tulip_handle **out);
+
+/**
+ * @brief Schedule fn(arg) to run delay_ns from now (asyncio's `call_later`).
+ *
+ * A negative delay behaves like 0; a deadline beyond INT64_MAX saturates to
+ * TULIP_FOREVER. Timers with equal deadlines fire in the order they were
+ * scheduled.
+ * @param loop The loop.
+ * @param delay_ns The delay, in ns.
+ * @param fn The callback.
+ * @param arg Its argument.
+ * @param[out] out The handle, referenced for the caller; NULL if not wanted.
+ * @return 0 on success.
+ * @return -EINVAL if loop or fn is NULL.
+ * @return -ENOMEM if no handle could be allocated or the timer heap could
+ *         not grow.
+ */
+TULIP_EXTERN int tulip_call_later(tulip_loop *loop, int64_t delay_ns,
+                                  tulip_callback_fn *fn, void *arg,
+                                  tulip_handle **out);
+
+/**
+ * @brief Schedule fn(arg) to run at when_ns of the loop's clock (asyncio's
+ * `call_at`). A time in the past means the next pass.
+ * @param loop The loop.
+ * @param when_ns The deadline, in the time of tulip_loop_time_ns().
+ * @param fn The callback.
+ * @param arg Its argument.
+ * @param[out] out The handle, referenced for the caller; NULL if not wanted.
+ * @return 0 on success.
+ * @return -EINVAL if loop or fn is NULL.
+ * @return -ENOMEM if no handle could be allocated or the timer heap could
+ *         not grow.
+ */
+TULIP_EXTERN int tulip_call_at(tulip_loop *loop, int64_t when_ns,
+                               tulip_callback_fn *fn, void *arg,
+                               tulip_handle **out);
+
+/**
+ * @brief Schedule fn(arg) on the loop from any thread.
+ *
+ * The callback runs on the loop's thread in a coming pass; a loop waiting
+ * for I/O is woken through an eventfd.
+ * @param loop The loop.
+ * @param fn The callback.
+ * @param arg Its argument.
+ * @return 0 on success.
+ * @return -EINVAL if loop or fn is NULL.
+ * @return -ENOMEM if memory ran out.
+ * @note Thread-safe: the one loop function that is. It allocates through
+ * the allocation hook, which must then be thread-safe (the default is), and
+ * so it is not async-signal-safe.
+ */
+TULIP_EXTERN int tulip_call_soon_threadsafe(tulip_loop *loop,
+                                            tulip_callback_fn *fn, void *arg);
+
+/**
+ * @brief Cancel a scheduled callback; a no-op if it already ran or was
+ * cancelled (asyncio's `Handle.cancel()`). A cancelled timer leaves the
+ * timer heap at once.
+ * @param h The handle, or NULL.
+ */
+TULIP_EXTERN void tulip_handle_cancel(tulip_handle *h);
+
+/** @brief Whether tulip_handle_cancel() was called on h (false for NULL). */
+TULIP_EXTERN bool tulip_handle_cancelled(const tulip_handle *h);
+
+/**
+ * @brief The deadline of a timer handle (asyncio's `TimerHandle.when()`).
+ * @param h The handle.
+ * @return The deadline in ns, or INT64_MIN if h is NULL or comes from
+ *         tulip_call_soon().
+ */
+TULIP_EXTERN int64_t tulip_handle_when_ns(const tulip_handle *h);
+
+/**
+ * @brief Give back the caller's reference to a handle. This does not cancel
+ * it: a scheduled callback still runs.
+ * @param h The handle, or NULL.
+ */
+TULIP_EXTERN void tulip_handle_release(tulip_handle *h);
+
+/**
+ * @brief What went wrong, for the loop's error handler (asyncio's exception
+ * handler context).
+ */
+struct tulip_error_context {
+    const char *message; /**< what happened; never NULL */
+    int err;             /**< the error code, or 0 */
+    const char *source;  /**< who reports: "loop", "task" ...; may be NULL */
+    void *object;        /**< the object concerned (task, handle ...), or
+                              NULL */
+};
+
+/**
+ * @brief A loop-wide error handler: receives the errors that nobody else can
+ * report (a failed poll, a task that ended with an error nobody read ...).
+ */
+typedef void tulip_error_handler_fn(tulip_loop *loop,
+                                    const struct tulip_error_context *ctx,
+                                    void *ud);
+
+/**
+ * @brief Set the loop's error handler (asyncio's `set_exception_handler`).
+ * @param loop The loop.
+ * @param fn The handler; NULL restores the default, which prints one line
+ *           to stderr.
+ * @param ud User data passed to fn.
+ * @return 0 on success.
+ * @return -EINVAL if loop is NULL.
+ */
+TULIP_EXTERN int tulip_loop_set_error_handler(tulip_loop *loop,
+                                              tulip_error_handler_fn *fn,
+                                              void *ud);
+
+/**
+ * @brief Report an error to the loop's handler (asyncio's
+ * `call_exception_handler`).
+ * @param loop The loop.
+ * @param ctx What happened.
+ * @return 0 on success.
+ * @return -EINVAL if loop or ctx is NULL.
+ */
+TULIP_EXTERN int tulip_loop_report_error(tulip_loop *loop,
+                                         const struct tulip_error_context *ctx);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif
