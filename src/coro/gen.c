@@ -61,7 +61,10 @@ static void gen_entry(void *p)
         g->rc = TULIP_STOP;
         g->xfer = ret;
     } else {
-        g->rc = rc == TULIP_STOP ? TULIP_EBADSTOP : rc;
+        /* PEP 479, except while closing: tulip.h lets a closed body
+         * return TULIP_STOP (often a sub-generator's code passed on) as a
+         * clean finish, and tulip_gen_close() then returns 0. */
+        g->rc = rc == TULIP_STOP && !g->closing ? TULIP_EBADSTOP : rc;
         g->xfer = NULL;
     }
     g->state = TULIP_GEN_CLOSED;
