@@ -96,14 +96,17 @@ static void asan_finish(void *fake)
 #endif
 
 #if TULIP_HAVE_TSAN
-static void tsan_switch(struct tulip__coro *to)
+static void tsan_switch(struct tulip__coro *from, struct tulip__coro *to)
 {
-    if (!to->tsan_fiber) /* the thread's own, met for the first time */
-        to->tsan_fiber = __tsan_get_current_fiber();
+    /* The thread's own fiber is learned on leaving it: only then is it the
+     * current one. (Learning it on the way back would record the fiber of
+     * the coroutine being left, which may be destroyed next.) */
+    if (!from->tsan_fiber)
+        from->tsan_fiber = __tsan_get_current_fiber();
     __tsan_switch_to_fiber(to->tsan_fiber, 0);
 }
 #else
-#define tsan_switch(to) ((void)0)
+#define tsan_switch(from, to) ((void)0)
 #endif
 
 /* ---- stack overflow ------------------------------------------------------ */
@@ -261,7 +264,7 @@ void tulip__coro_switch(struct tulip__coro *to)
 
     cur = to;
     asan_start(from, to, 0);
-    tsan_switch(to);
+    tsan_switch(from, to);
     tulip__ctx_switch(&from->ctx, &to->ctx);
     asan_finish(from->asan_fake);
 }
@@ -272,7 +275,7 @@ void tulip__coro_exit(struct tulip__coro *to)
 
     cur = to;
     asan_start(from, to, 1);
-    tsan_switch(to);
+    tsan_switch(from, to);
     tulip__ctx_switch(&from->ctx, &to->ctx);
     tulip__panic("finished coroutine resumed");
 }
