@@ -22,6 +22,17 @@ struct tulip__ctx {
     void (*fn)(void *); /* entry of a new context */
     void *arg;          /* its argument */
 };
+#elif defined(__x86_64__)
+/* The floating-point control state lives beside the stack pointer, not on
+ * the stack, so that the switch can read it off its critical path (see
+ * x86_64/switch.S). */
+struct tulip__ctx {
+    void *sp;        /* saved stack pointer; registers lie above it */
+    uint32_t mxcsr;  /* MXCSR while suspended */
+    uint16_t fpu_cw; /* x87 control word while suspended */
+};
+_Static_assert(offsetof(struct tulip__ctx, mxcsr) == 8, "switch.S: 8(ctx)");
+_Static_assert(offsetof(struct tulip__ctx, fpu_cw) == 12, "switch.S: 12(ctx)");
 #else
 struct tulip__ctx {
     void *sp; /* saved stack pointer; registers lie above it */
