@@ -37,6 +37,14 @@ struct tulip__cb {
 TULIP_PRIVATE void tulip__loop_ready_push(tulip_loop *loop,
                                           struct tulip__cb *cb);
 
+/*
+ * Detach every entry of the ready queue and return the first (linked
+ * through next), leaving the queue empty. For close hooks: an upper layer
+ * frees or forgets its own entries and pushes the others back with
+ * tulip__loop_ready_push() for tulip_loop_close() to discard.
+ */
+TULIP_PRIVATE struct tulip__cb *tulip__loop_ready_take(tulip_loop *loop);
+
 /* ---- timers (timer.c) ---------------------------------------------------- */
 
 /* An intrusive timer, embedded in its owner. */
