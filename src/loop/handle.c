@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Public callbacks: tulip_call_soon/later/at and their handles (asyncio's
+ * Handle and TimerHandle). A handle embeds the loop's intrusive ready entry
+ * or timer, so scheduling costs no allocation beyond taking a handle from
+ * the loop's free list; handles come in slabs (doubling from 32 to 4096)
+ * that are freed when the loop closes.
+ *
+ * A handle has up to two references: the loop's while it is scheduled, and
+ * the caller's if it asked for the handle. It returns to the free list when
+ * both are gone. A cancelled call_soon handle stays queued and is skipped
+ * (asyncio does the same); a cancelled timer leaves the heap at once.
+ */
+#include "../prefix.h"
+#include "loop_int.h"
+
+#include <errno.h>
+
+#define SLAB_FIRST 32u
+#define SLAB_MAX 4096u
+
+struct tulip__handle_slab {
+    struct tulip__handle_slab *next; /* all slabs of the loop */
+    size_t count;                    /* handles in h[] */
+    tulip_handle h[];                /* the handles */
+};
+
+static size_t handle_slab_bytes(size_t count)
+{
+    return sizeof(struct tulip__handle_slab) + count * sizeof(tulip_handle);
+}
+
+static tulip_handle *handle_alloc(tulip_loop *loop)
+{
+    tulip_handle *h = loop->handle_free;
+    if (tulip__likely(h != NULL)) {
+        loop->handle_free = (tulip_handle *)(void *)h->u.cb.next;
+        return h;
+    }
+    size_t n = loop->slab_next ? loop->slab_next : SLAB_FIRST;
+    struct tulip__handle_slab *s = tulip__alloc(handle_slab_bytes(n));
+    if (!s)
+        return NULL;
+    s->next = loop->slabs;
+    s->count = n;
+    loop->slabs = s;
+    loop->slab_next = n < SLAB_MAX ? n * 2 : n;
+    /* Keep h[0] and chain the rest in address order. */
+    for (size_t i = n - 1; i > 0; i--) {
+        s->h[i].u.cb.next = (struct tulip__cb *)(void *)loop->handle_free;
+        loop->handle_free = &s->h[i];
+    }
+    return &s->h[0];
+}
+
+/* Drop the reference `bit`; the last one returns h to the free list. */
+static inline void handle_unref(tulip_handle *h, unsigned bit)
+{
+    h->state &= ~bit;
+    if (h->state & (TULIP__H_LOOP | TULIP__H_USER))
+        return;
+    tulip_loop *loop = h->loop;
+    h->state = 0;
+    h->u.cb.next = (struct tulip__cb *)(void *)loop->handle_free;
+    loop->handle_free = h;
+}
+
+static void handle_soon_run(struct tulip__cb *cb)
+{
+    tulip_handle *h = tulip__container_of(cb, tulip_handle, u.cb);
+    if (!(h->state & TULIP__H_CANCELLED)) {
+        h->state |= TULIP__H_DONE; /* cancel from inside fn is a no-op */
+        h->fn(h->arg);
+    }
+    handle_unref(h, TULIP__H_LOOP);
+}
+
+static void handle_timer_run(struct tulip__timer *t)
+{
+    tulip_handle *h = tulip__container_of(t, tulip_handle, u.timer);
+    h->state |= TULIP__H_DONE;
+    h->fn(h->arg);
+    handle_unref(h, TULIP__H_LOOP);
+}
+
+static tulip_handle *handle_new(tulip_loop *loop, tulip_callback_fn *fn,
+                                void *arg, unsigned kind)
+{
+    tulip_handle *h = handle_alloc(loop);
+    if (tulip__unlikely(!h))
+        return NULL;
+    h->loop = loop;
+    h->fn = fn;
+    h->arg = arg;
+    h->state = TULIP__H_LOOP | kind;
+    return h;
+}
+
+static void handle_give(tulip_handle *h, tulip_handle **out)
+{
+    if (out) {
+        h->state |= TULIP__H_USER;
+        h->loop->handles_held++;
+        *out = h;
+    }
+}
+
+int tulip_call_soon(tulip_loop *loop, tulip_callback_fn *fn, void *arg,
+                    tulip_handle **out)
+{
+    if (tulip__unlikely(!loop || !fn))
+        return -EINVAL;
+    tulip_handle *h = handle_new(loop, fn, arg, 0);
+    if (tulip__unlikely(!h))
+        return -ENOMEM;
+    h->u.cb.fn = handle_soon_run;
+    tulip__loop_ready_push(loop, &h->u.cb);
+    handle_give(h, out);
+    return 0;
+}
+
+int tulip_call_at(tulip_loop *loop, int64_t when_ns, tulip_callback_fn *fn,
+                  void *arg, tulip_handle **out)
+{
+    if (tulip__unlikely(!loop || !fn))
+        return -EINVAL;
+    tulip_handle *h = handle_new(loop, fn, arg, TULIP__H_TIMER);
+    if (tulip__unlikely(!h))
+        return -ENOMEM;
+    tulip__timer_init(&h->u.timer, handle_timer_run);
+    int rc = tulip__loop_timer_start(loop, &h->u.timer, when_ns);
+    if (tulip__unlikely(rc < 0)) {
+        handle_unref(h, TULIP__H_LOOP);
+        return rc;
+    }
+    handle_give(h, out);
+    return 0;
+}
+
+int tulip_call_later(tulip_loop *loop, int64_t delay_ns, tulip_callback_fn *fn,
+                     void *arg, tulip_handle **out)
+{
+    if (tulip__unlikely(!loop || !fn))
+        return -EINVAL;
+    int64_t when;
+    if (delay_ns < 0)
+        delay_ns = 0;
+    if (__builtin_add_overflow(tulip__loop_now(loop), delay_ns, &when))
+        when = TULIP_FOREVER;
+    return tulip_call_at(loop, when, fn, arg, out);
+}
+
+void tulip_handle_cancel(tulip_handle *h)
+{
+    if (!h || (h->state & (TULIP__H_CANCELLED | TULIP__H_DONE)) ||
+        !(h->state & TULIP__H_LOOP))
+        return;
+    h->state |= TULIP__H_CANCELLED;
+    if (h->state & TULIP__H_TIMER) {
+        tulip__loop_timer_stop(h->loop, &h->u.timer);
+        handle_unref(h, TULIP__H_LOOP);
+    }
+}
+
+bool tulip_handle_cancelled(const tulip_handle *h)
+{
+    return h && (h->state & TULIP__H_CANCELLED);
+}
+
+int64_t tulip_handle_when_ns(const tulip_handle *h)
+{
+    if (!h || !(h->state & TULIP__H_TIMER))
+        return INT64_MIN;
+    return h->u.timer.deadline_ns;
+}
+
+void tulip_handle_release(tulip_handle *h)
+{
+    /* A handle without the caller's reference is either released already
+     * or free: ignore the double release rather than corrupt the list. */
+    if (!h || !(h->state & TULIP__H_USER))
+        return;
+    h->loop->handles_held--;
+    handle_unref(h, TULIP__H_USER);
+}
+
+void tulip__handle_free_all(tulip_loop *loop)
+{
+    struct tulip__handle_slab *s = loop->slabs;
+    while (s) {
+        struct tulip__handle_slab *next = s->next;
+        tulip__free(s, handle_slab_bytes(s->count));
+        s = next;
+    }
+    loop->slabs = NULL;
+    loop->handle_free = NULL;
+}
