@@ -709,6 +709,614 @@ TULIP_EXTERN int tulip_loop_report_error(tulip_loop *loop,
 
 /** @} */
 
+/* ======================================================================== */
+/** @defgroup task Futures and tasks
+ *
+ * A **future** is a value that is not there yet: pending, then done with a
+ * `void *` result or an error code, or cancelled. A **task** runs
+ * `int fn(void *arg)` on a coroutine of its own, driven by a loop: it
+ * suspends wherever it waits (tulip_sleep(), tulip_future_await(),
+ * tulip_task_join() ... and later locks, queues and I/O) and the loop resumes
+ * it when what it waits for happens. Scheduling follows asyncio: a new task
+ * takes its first step on the loop's next pass; a woken task runs on the pass
+ * after the wake-up; tulip_sleep(0) yields the turn.
+ *
+ * **Cancellation is level-triggered and scoped** (trio, libdill). Once a task
+ * is cancelled, every suspending call it makes returns -ECANCELED, at once
+ * and until the task returns; once the deadline of a scope it is in has
+ * passed, every suspending call inside that scope returns -ETIMEDOUT. A
+ * shielded scope hides the cancellation and deadlines of the scopes around
+ * it, so that cleanup can still wait. When a cancel and a deadline both
+ * apply, -ECANCELED wins. Every suspending call checks first, even when it
+ * would not have to wait. Nothing is lost: a task that drops one -ECANCELED
+ * by mistake gets it again from its next call.
+ *
+ * **Ownership.** tulip_spawn() gives the caller a reference to the task when
+ * `out` is not NULL; release it with tulip_task_release() once done with
+ * it (before or after the task finishes). The loop holds its own reference
+ * until the task has finished, so a task nobody holds ("fire and forget")
+ * runs to its end and is then freed; it never vanishes and never leaks. A
+ * task that returns a negative code other than -ECANCELED, and whose result
+ * nobody reads (tulip_task_join(), tulip_task_result()) before its last
+ * reference goes, is reported to the loop's error handler as "Task exception
+ * was never retrieved". Closing a loop whose tasks have not finished reports
+ * each ("Task was destroyed but it is pending") and frees them without
+ * running them further.
+ *  @{ */
+
+/** @brief A future (opaque, reference-counted). */
+typedef struct tulip_future tulip_future;
+/** @brief A task (opaque, reference-counted). */
+typedef struct tulip_task tulip_task;
+/** @brief A task body; its return value is the task's result. */
+typedef int tulip_task_fn(void *arg);
+/** @brief A done-callback of a future, run by the loop, exactly once. */
+typedef void tulip_future_cb(tulip_future *f, void *arg);
+/** @brief A done-callback of a task, run by the loop, exactly once. */
+typedef void tulip_task_cb(tulip_task *t, void *arg);
+
+/**
+ * @brief Create a pending future bound to a loop.
+ * @param[out] out The future; release it with tulip_future_release().
+ * @param loop The loop that runs its callbacks and wakes its waiters.
+ * @return 0 on success.
+ * @return -EINVAL if out or loop is NULL.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_future_new(tulip_future **out, tulip_loop *loop);
+
+/** @brief Take another reference to f. @return f. */
+TULIP_EXTERN tulip_future *tulip_future_retain(tulip_future *f);
+
+/**
+ * @brief Drop a reference; the last one frees the future. A pending future
+ * freed with waiters is cancelled first (they see -ECANCELED as its result).
+ * A future whose error was never read is reported as "Future exception was
+ * never retrieved".
+ * @param f The future, or NULL.
+ */
+TULIP_EXTERN void tulip_future_release(tulip_future *f);
+
+/**
+ * @brief Complete the future with a value; waiters wake on the next pass and
+ * done-callbacks are scheduled (never run inline).
+ * @param f The future.
+ * @param value The result.
+ * @return 0 on success.
+ * @return -EINVAL if f is NULL.
+ * @return -EALREADY if f is already done or cancelled (InvalidStateError).
+ */
+TULIP_EXTERN int tulip_future_set_result(tulip_future *f, void *value);
+
+/**
+ * @brief Complete the future with an error.
+ * @param f The future.
+ * @param err A negative code.
+ * @return 0 on success.
+ * @return -EINVAL if f is NULL or err is not negative.
+ * @return -EALREADY if f is already done or cancelled.
+ */
+TULIP_EXTERN int tulip_future_set_error(tulip_future *f, int err);
+
+/**
+ * @brief Cancel the future: it becomes done with -ECANCELED.
+ * @param f The future.
+ * @return 0 if it was pending and is now cancelled.
+ * @return -EINVAL if f is NULL.
+ * @return -EALREADY if it was already done (nothing changes).
+ */
+TULIP_EXTERN int tulip_future_cancel(tulip_future *f);
+
+/** @brief Whether f is done (with a result, an error, or cancelled). */
+TULIP_EXTERN bool tulip_future_done(const tulip_future *f);
+/** @brief Whether f was cancelled. */
+TULIP_EXTERN bool tulip_future_cancelled(const tulip_future *f);
+
+/**
+ * @brief Read the outcome of a done future without waiting.
+ * @param f The future.
+ * @param[out] value Its result (may be NULL).
+ * @return 0 if it completed with a result.
+ * @return -EINVAL if f is NULL.
+ * @return -EAGAIN if it is not done yet (InvalidStateError).
+ * @return -ECANCELED if it was cancelled.
+ * @return The error it completed with.
+ */
+TULIP_EXTERN int tulip_future_result(tulip_future *f, void **value);
+
+/**
+ * @brief Wait, in a task, until f is done, then read its outcome.
+ *
+ * Cancelling the waiting task ends its wait, never the future, which other
+ * tasks may be waiting for.
+ * @param f The future.
+ * @param[out] value Its result (may be NULL).
+ * @return 0 if f completed with a result.
+ * @return -EINVAL if f is NULL.
+ * @return -EPERM if not called from a task of f's loop.
+ * @return -ECANCELED if the calling task is cancelled, or f was cancelled.
+ * @return -ETIMEDOUT if a deadline of the calling task's scopes passed.
+ * @return The error f completed with.
+ */
+TULIP_EXTERN int tulip_future_await(tulip_future *f, void **value);
+
+/**
+ * @brief tulip_future_await() with a deadline of its own.
+ * @param f The future.
+ * @param deadline_ns An absolute time of the loop's clock; TULIP_FOREVER for
+ *        none.
+ * @param[out] value Its result (may be NULL).
+ * @return As tulip_future_await(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_future_await_until(tulip_future *f, int64_t deadline_ns,
+                                          void **value);
+
+/**
+ * @brief Run fn(f, arg) on the loop once f is done (at once-scheduled if it
+ * is done already). Each added callback runs exactly once, in the order
+ * added, unless removed first.
+ * @param f The future.
+ * @param fn The callback.
+ * @param arg Its argument.
+ * @return 0 on success.
+ * @return -EINVAL if f or fn is NULL.
+ * @return -ENOMEM if out of memory (fn will not be called).
+ */
+TULIP_EXTERN int tulip_future_add_done_callback(tulip_future *f,
+                                                tulip_future_cb *fn, void *arg);
+
+/**
+ * @brief Remove every not-yet-scheduled callback equal to (fn, arg).
+ * @return The number removed (0 or more), or -EINVAL if f or fn is NULL.
+ */
+TULIP_EXTERN int tulip_future_remove_done_callback(tulip_future *f,
+                                                   tulip_future_cb *fn,
+                                                   void *arg);
+
+/** @brief Options for tulip_spawn_ex(). Zero-initialise, then set fields. */
+struct tulip_task_opts {
+    const char *name;  /**< copied; NULL: "Task-N" */
+    size_t stack_size; /**< 0: the global default */
+    bool eager;        /**< run the first step now, inside tulip_spawn_ex() */
+};
+
+/**
+ * @brief Start a task: fn(arg) on a coroutine of its own, first step on the
+ * loop's next pass (asyncio.create_task).
+ * @param[out] out A reference to the task for the caller, or NULL if the
+ *        caller does not want one (the loop then owns the task).
+ * @param loop The loop that runs it.
+ * @param fn The body.
+ * @param arg Its argument (borrowed: it must outlive the task).
+ * @return 0 on success.
+ * @return -EINVAL if loop or fn is NULL.
+ * @return -ENOMEM if out of memory or address space for the stack.
+ */
+TULIP_EXTERN int tulip_spawn(tulip_task **out, tulip_loop *loop,
+                             tulip_task_fn *fn, void *arg);
+
+/**
+ * @brief tulip_spawn() with options: a name, a stack size, eager start.
+ *
+ * An eager task runs at once until it first suspends or returns; called from
+ * a task, that task resumes afterwards (asyncio's eager_start).
+ * @return As tulip_spawn(); also -EINVAL if opts->stack_size is non-zero and
+ *         out of range.
+ */
+TULIP_EXTERN int tulip_spawn_ex(tulip_task **out, tulip_loop *loop,
+                                tulip_task_fn *fn, void *arg,
+                                const struct tulip_task_opts *opts);
+
+/** @brief Take another reference to t. @return t. */
+TULIP_EXTERN tulip_task *tulip_task_retain(tulip_task *t);
+
+/** @brief Drop a reference to t (NULL is a no-op). */
+TULIP_EXTERN void tulip_task_release(tulip_task *t);
+
+/**
+ * @brief Wait until t finishes and read its result (await task).
+ *
+ * Joining never cancels t: cancelling the joining task ends the join only
+ * (use a task group, or tulip_task_cancel(), to cancel t). A task can be
+ * joined any number of times, by any number of tasks.
+ * @param t The task.
+ * @param[out] result Its return value (may be NULL); -ECANCELED if it was
+ *        cancelled before it started.
+ * @return 0 when t has finished.
+ * @return -EINVAL if t is NULL.
+ * @return -EPERM if not called from a task of t's loop.
+ * @return -EDEADLK if t is the calling task.
+ * @return -ECANCELED if the calling task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the calling task's scopes passed.
+ */
+TULIP_EXTERN int tulip_task_join(tulip_task *t, int *result);
+
+/**
+ * @brief tulip_task_join() with a deadline of its own.
+ * @return As tulip_task_join(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_task_join_until(tulip_task *t, int64_t deadline_ns,
+                                       int *result);
+
+/**
+ * @brief Read the result of a finished task without waiting.
+ * @param t The task.
+ * @param[out] result Its return value.
+ * @return 0 if it has finished.
+ * @return -EINVAL if t or result is NULL.
+ * @return -EAGAIN if it has not finished.
+ */
+TULIP_EXTERN int tulip_task_result(tulip_task *t, int *result);
+
+/**
+ * @brief Cancel a task: from now on every suspending call it makes returns
+ * -ECANCELED (outside shielded scopes). A task that has not started yet
+ * never runs, and its result is -ECANCELED.
+ * @param t The task.
+ * @return 0 if the request was recorded (a repeated request is harmless).
+ * @return -EINVAL if t is NULL.
+ * @return -EALREADY if t has already finished.
+ */
+TULIP_EXTERN int tulip_task_cancel(tulip_task *t);
+
+/** @brief Whether t has finished. */
+TULIP_EXTERN bool tulip_task_done(const tulip_task *t);
+/** @brief Whether cancellation of t was requested. */
+TULIP_EXTERN bool tulip_task_cancelling(const tulip_task *t);
+/** @brief The task's name (never NULL). */
+TULIP_EXTERN const char *tulip_task_name(const tulip_task *t);
+/** @brief The task's loop. */
+TULIP_EXTERN tulip_loop *tulip_task_loop(const tulip_task *t);
+
+/**
+ * @brief Run fn(t, arg) on the loop once t has finished (scheduled at once
+ * if it has).
+ * @return 0 on success.
+ * @return -EINVAL if t or fn is NULL.
+ * @return -ENOMEM if out of memory (fn will not be called).
+ */
+TULIP_EXTERN int tulip_task_add_done_callback(tulip_task *t, tulip_task_cb *fn,
+                                              void *arg);
+
+/** @brief The task running on this thread, or NULL outside tasks. */
+TULIP_EXTERN tulip_task *tulip_task_current(void);
+
+/**
+ * @brief List the unfinished tasks of a loop (asyncio.all_tasks).
+ * @param loop The loop.
+ * @param[out] tasks Filled with up to cap tasks (borrowed references).
+ * @param cap Capacity of tasks (0 to only count).
+ * @return The number of unfinished tasks (may exceed cap), or -EINVAL.
+ */
+TULIP_EXTERN int tulip_loop_tasks(tulip_loop *loop, tulip_task **tasks,
+                                  size_t cap);
+
+/**
+ * @brief Suspend the calling task for delay_ns (asyncio.sleep).
+ * tulip_sleep(0) yields the turn: the task runs again on the next pass.
+ * Negative delays count as 0.
+ * @return 0 when the time has passed.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED if the task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed first.
+ */
+TULIP_EXTERN int tulip_sleep(int64_t delay_ns);
+
+/**
+ * @brief Suspend the calling task until the loop's clock reaches
+ * deadline_ns.
+ * @return As tulip_sleep().
+ */
+TULIP_EXTERN int tulip_sleep_until(int64_t deadline_ns);
+
+/**
+ * @brief The running loop's time in ns (the loop of the calling task), or
+ * the monotonic clock outside tasks.
+ */
+TULIP_EXTERN int64_t tulip_now(void);
+
+/**
+ * @brief Run the loop until t has finished (run_until_complete).
+ * @param loop The loop (not running).
+ * @param t A task of that loop.
+ * @param[out] result The task's result (may be NULL).
+ * @return 0 when t has finished.
+ * @return -EINVAL if loop or t is NULL, or t belongs to another loop.
+ * @return -EBUSY if the loop is running.
+ * @return -EDEADLK if the loop ran out of work before t finished (t waits
+ *         for something nothing will ever do).
+ */
+TULIP_EXTERN int tulip_loop_run_until(tulip_loop *loop, tulip_task *t,
+                                      int *result);
+
+/** @brief Options for tulip_run(). Zero-initialise, then set fields. */
+struct tulip_run_opts {
+    struct tulip_loop_opts loop; /**< options of the new loop */
+    struct tulip_task_opts task; /**< options of the main task */
+};
+
+/**
+ * @brief asyncio.run: make a loop, run fn(arg) as its main task until it
+ * returns, cancel the tasks still running and wait for them, close the loop.
+ * @param fn The main task's body.
+ * @param arg Its argument.
+ * @param[out] result Its return value (may be NULL).
+ * @param opts Options, or NULL.
+ * @return 0 when the main task ran to its end.
+ * @return -EINVAL if fn is NULL.
+ * @return -EBUSY if a loop is already running on this thread.
+ * @return -ENOMEM if out of memory.
+ * @return -EDEADLK if the main task waits for something nothing will do.
+ */
+TULIP_EXTERN int tulip_run(tulip_task_fn *fn, void *arg, int *result,
+                           const struct tulip_run_opts *opts);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup scope Cancellation scopes, deadlines and shields
+ *
+ * A scope is entered and exited by one task, in strict nesting order, on
+ * storage the task provides (usually a local variable). Its deadline makes
+ * every suspending call inside it return -ETIMEDOUT once passed; a shielded
+ * scope hides outer cancellation and deadlines (but not its own deadline).
+ * tulip_scope_exit() tells whether the scope's own deadline expired
+ * (asyncio.timeout raising TimeoutError; trio's cancelled_caught).
+ *
+ * @code
+ * struct tulip_scope s;
+ * tulip_scope_enter(&s, tulip_now() + 2 * TULIP_SEC, 0);  // timeout(2)
+ * rc = fetch(url);                      // -ETIMEDOUT if 2 s pass
+ * if (tulip_scope_exit(&s) == -ETIMEDOUT)
+ *     puts("timeout!");
+ * @endcode
+ *  @{ */
+
+#define TULIP_SCOPE_SHIELD 1u /**< hide outer cancellation and deadlines */
+
+/** @brief A scope, on the caller's storage; its fields are private. */
+struct tulip_scope {
+    struct tulip_scope *outer_; /* private */
+    int64_t deadline_ns_;       /* private */
+    tulip_task *task_;          /* private */
+    unsigned flags_;            /* private */
+    int depth_;                 /* private */
+    int state_;                 /* private */
+};
+
+/**
+ * @brief Enter a scope in the calling task.
+ * @param s Storage for the scope, valid until tulip_scope_exit().
+ * @param deadline_ns Absolute deadline on the loop's clock (TULIP_FOREVER
+ *        for none).
+ * @param flags 0 or TULIP_SCOPE_SHIELD.
+ * @return 0 on success.
+ * @return -EINVAL if s is NULL or flags has unknown bits.
+ * @return -EPERM if not called from a task.
+ */
+TULIP_EXTERN int tulip_scope_enter(struct tulip_scope *s, int64_t deadline_ns,
+                                   unsigned flags);
+
+/**
+ * @brief Exit the innermost scope.
+ * @param s The scope entered last and not exited yet.
+ * @return 0 if its deadline did not pass while inside.
+ * @return -ETIMEDOUT if its deadline passed.
+ * @return -EINVAL if s is NULL or is not the innermost scope of the task.
+ * @return -EPERM if not called from the task that entered s.
+ */
+TULIP_EXTERN int tulip_scope_exit(struct tulip_scope *s);
+
+/**
+ * @brief Move the deadline of a scope of the calling task.
+ * @return 0, -EINVAL if s is NULL, -EPERM if s is not the calling task's.
+ */
+TULIP_EXTERN int tulip_scope_reschedule(struct tulip_scope *s,
+                                        int64_t deadline_ns);
+
+/**
+ * @brief Whether the calling task is cancelled, or a deadline of its scopes
+ * has passed, as its next suspending call would tell.
+ * @return 0, -ECANCELED, -ETIMEDOUT, or -EPERM outside a task.
+ */
+TULIP_EXTERN int tulip_check_cancel(void);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup combine Combinators and task groups
+ *  @{ */
+
+#define TULIP_RETURN_ERRORS 1u /**< gather: collect errors as results */
+
+/**
+ * @brief Wait for every task and collect their results in argument order
+ * (asyncio.gather).
+ *
+ * Without TULIP_RETURN_ERRORS, the first task found finished with a
+ * negative result (-ECANCELED included, as asyncio treats a cancelled child)
+ * ends the wait with that code, and the other tasks keep running, as asyncio
+ * does; with it, every task is waited for and results holds each one's code.
+ * If the calling task is cancelled, or a deadline of its scopes passes, while
+ * waiting, every unfinished task is cancelled (as cancelling a gather does)
+ * and the call returns at once. Unfinished tasks' results are set to
+ * -EINPROGRESS.
+ * @param tasks The tasks (borrowed).
+ * @param n Their number (0 returns at once).
+ * @param[out] results n results in argument order (may be NULL).
+ * @param flags 0 or TULIP_RETURN_ERRORS.
+ * @return 0 when every task finished (without errors, unless collected).
+ * @return -EINVAL if tasks is NULL with n > 0, a task is NULL, or flags has
+ *         unknown bits.
+ * @return -EPERM if not called from a task.
+ * @return -ENOMEM if out of memory.
+ * @return -ECANCELED if the calling task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the calling task's scopes passed.
+ * @return The first negative result of a task (without TULIP_RETURN_ERRORS).
+ */
+TULIP_EXTERN int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
+                              unsigned flags);
+
+/** @brief When tulip_wait() returns. */
+enum tulip_wait_mode {
+    TULIP_ALL_COMPLETED,   /**< when every task has finished */
+    TULIP_FIRST_COMPLETED, /**< when any task has finished */
+    TULIP_FIRST_EXCEPTION  /**< when one fails (negative), or all finished */
+};
+
+/**
+ * @brief Wait for tasks without cancelling any (asyncio.wait).
+ * @param tasks The tasks (borrowed; n > 0).
+ * @param n Their number.
+ * @param mode When to return.
+ * @param timeout_ns How long to wait at most (TULIP_FOREVER: no limit); on
+ *        timeout the call returns 0 with fewer tasks done, as asyncio.wait.
+ * @param[out] done n flags, set for the tasks that have finished (may be
+ *        NULL).
+ * @return The number of finished tasks (>= 0).
+ * @return -EINVAL if tasks is NULL, n is 0, a task is NULL, or mode is
+ *         unknown.
+ * @return -EPERM if not called from a task.
+ * @return -ENOMEM if out of memory.
+ * @return -ECANCELED if the calling task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the calling task's scopes passed.
+ */
+TULIP_EXTERN int tulip_wait(tulip_task *const *tasks, size_t n,
+                            enum tulip_wait_mode mode, int64_t timeout_ns,
+                            bool *done);
+
+/**
+ * @brief Wait for a task with a timeout (asyncio.wait_for); on timeout,
+ * cancel it and wait until it has finished.
+ * @param t The task.
+ * @param timeout_ns The time allowed.
+ * @param[out] result Its result if it finished in time (may be NULL).
+ * @return 0 if t finished in time.
+ * @return -ETIMEDOUT if it did not (it has been cancelled and has finished).
+ * @return -EINVAL if t is NULL.
+ * @return -EPERM if not called from a task.
+ * @return -EDEADLK if t is the calling task.
+ * @return -ECANCELED if the calling task is cancelled (t is cancelled too,
+ *         as asyncio.wait_for does).
+ */
+TULIP_EXTERN int tulip_wait_for(tulip_task *t, int64_t timeout_ns,
+                                int *result);
+
+/**
+ * @brief Run fn(arg) in the calling task under a timeout: `async with
+ * timeout(t): return await fn(arg)` (asyncio 3.12's wait_for).
+ * @return fn's result if it returned in time.
+ * @return -ETIMEDOUT if the timeout passed while fn ran (fn saw -ETIMEDOUT
+ *         from its suspending calls and returned).
+ * @return -EINVAL if fn is NULL.
+ * @return -EPERM if not called from a task.
+ */
+TULIP_EXTERN int tulip_wait_for_fn(tulip_task_fn *fn, void *arg,
+                                   int64_t timeout_ns);
+
+/** @brief Iteration state of tulip_as_completed_next(); fields private. */
+struct tulip_as_completed {
+    tulip_task *const *tasks_; /* private */
+    size_t n_;                 /* private */
+    void *mem_;                /* private */
+    size_t left_;              /* private */
+    int64_t deadline_ns_;      /* private */
+};
+
+/**
+ * @brief Start iterating over tasks in the order they finish
+ * (asyncio.as_completed).
+ * @param it The iteration state.
+ * @param tasks The tasks (borrowed; valid until the iteration ends).
+ * @param n Their number.
+ * @param timeout_ns Time allowed for the whole iteration (TULIP_FOREVER).
+ * @return 0, -EINVAL, -ENOMEM, or -EPERM if not called from a task.
+ */
+TULIP_EXTERN int tulip_as_completed_init(struct tulip_as_completed *it,
+                                         tulip_task *const *tasks, size_t n,
+                                         int64_t timeout_ns);
+
+/**
+ * @brief The next task to finish.
+ * @param it The iteration state.
+ * @param[out] t The task.
+ * @return 0 with the next finished task.
+ * @return TULIP_STOP when every task has been returned.
+ * @return -ETIMEDOUT if the iteration's timeout passed.
+ * @return -ECANCELED if the calling task is cancelled.
+ * @return -EINVAL if it or t is NULL.
+ */
+TULIP_EXTERN int tulip_as_completed_next(struct tulip_as_completed *it,
+                                         tulip_task **t);
+
+/** @brief Release the iteration state (always call it). */
+TULIP_EXTERN void tulip_as_completed_done(struct tulip_as_completed *it);
+
+/**
+ * @brief A task group (asyncio.TaskGroup, trio's nursery), opaque.
+ *
+ * Made by a task, which spawns children into it and then waits for all of
+ * them with tulip_group_wait(). The first child to fail (return a negative
+ * code other than -ECANCELED) cancels the others and the body of the group:
+ * the parent's suspending calls between tulip_group_new() and
+ * tulip_group_wait() return -ECANCELED. Cancelling the parent cancels the
+ * children at once. tulip_group_wait() always waits for every child and
+ * returns the first error.
+ */
+typedef struct tulip_group tulip_group;
+
+/**
+ * @brief Open a group in the calling task. Groups and scopes nest: close
+ * them in reverse order of opening.
+ * @param[out] out The group.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL.
+ * @return -EPERM if not called from a task.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_group_new(tulip_group **out);
+
+/**
+ * @brief Start a child task in the group.
+ * @param g The group (open).
+ * @param fn The child's body.
+ * @param arg Its argument.
+ * @param opts Options, or NULL.
+ * @param[out] out A reference for the caller (release it), or NULL.
+ * @return 0 on success.
+ * @return -EINVAL if g or fn is NULL.
+ * @return -EPIPE if the group has been waited for already.
+ * @return -ECANCELED if the group is cancelled (nothing is started).
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_group_spawn(tulip_group *g, tulip_task_fn *fn,
+                                   void *arg,
+                                   const struct tulip_task_opts *opts,
+                                   tulip_task **out);
+
+/** @brief Cancel every child of the group and its body (TaskGroup.cancel).
+ * @return 0, or -EINVAL if g is NULL. */
+TULIP_EXTERN int tulip_group_cancel(tulip_group *g);
+
+/**
+ * @brief Wait for every child, close the group and free it.
+ *
+ * If the parent is cancelled, or a deadline of its scopes passes, while
+ * waiting, the children are cancelled and still waited for.
+ * @param g The group.
+ * @return 0 if every child returned 0 or more, and the group was not
+ *         cancelled from outside.
+ * @return The first error of a child.
+ * @return -ECANCELED if the parent was cancelled.
+ * @return -ETIMEDOUT if a deadline of the parent's scopes passed.
+ * @return -EINVAL if g is NULL.
+ * @return -EPERM if not called from the task that opened g, or g is not the
+ *         innermost scope of that task.
+ */
+TULIP_EXTERN int tulip_group_wait(tulip_group *g);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif

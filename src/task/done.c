@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Wait queues and completion, the two things futures and tasks share (and
+ * that locks, queues and I/O will use): a FIFO of suspended tasks, each
+ * linked through the waiter node in its own task object, and the "done"
+ * state with its done-callbacks.
+ *
+ * Callbacks follow asyncio: they are never run inline but scheduled on the
+ * loop when the object completes (or at once-scheduled when added to a done
+ * object), each exactly once, in the order added. The object is retained
+ * while a callback of it is scheduled, so releasing it right after
+ * completing it is safe.
+ */
+#include "../prefix.h"
+#include "task.h"
+
+#include <errno.h>
+
+void tulip__waitq_push(struct tulip__waitq *q, struct tulip__waiter *w)
+{
+    w->next = NULL;
+    w->prev = q->tail;
+    w->queue = q;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+void tulip__waitq_remove(struct tulip__waiter *w)
+{
+    struct tulip__waitq *q = w->queue;
+
+    if (!q)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->prev = w->next = NULL;
+    w->queue = NULL;
+}
+
+struct tulip__donecb {
+    struct tulip__cb cb;               /* scheduled when done */
+    struct tulip__donecb *next;        /* in the pending list */
+    const struct tulip__done_ops *ops; /* keeps obj alive meanwhile */
+    void *obj;                         /* the future or task */
+    tulip__fn *fn;                     /* the user's, of obj's type */
+    void *arg;
+};
+
+void tulip__done_init(struct tulip__done *d)
+{
+    d->done = 0;
+    d->waiters.head = d->waiters.tail = NULL;
+    d->cbs = NULL;
+    d->cbs_tail = &d->cbs;
+}
+
+static void donecb_run(struct tulip__cb *cb)
+{
+    struct tulip__donecb *n = tulip__container_of(cb, struct tulip__donecb, cb);
+
+    n->ops->call(n->obj, n->fn, n->arg);
+    n->ops->release(n->obj);
+    tulip__free(n, sizeof(*n));
+}
+
+static void donecb_schedule(tulip_loop *loop, struct tulip__donecb *n)
+{
+    n->ops->retain(n->obj);
+    n->cb.fn = donecb_run;
+    tulip__loop_ready_push(loop, &n->cb);
+}
+
+int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
+                    const struct tulip__done_ops *ops, void *obj, tulip__fn *fn,
+                    void *arg)
+{
+    struct tulip__donecb *n = tulip__alloc(sizeof(*n));
+
+    if (!n)
+        return -ENOMEM;
+    n->ops = ops;
+    n->obj = obj;
+    n->fn = fn;
+    n->arg = arg;
+    n->next = NULL;
+    if (d->done) {
+        donecb_schedule(loop, n);
+        return 0;
+    }
+    *d->cbs_tail = n;
+    d->cbs_tail = &n->next;
+    return 0;
+}
+
+int tulip__done_remove(struct tulip__done *d, tulip__fn *fn, void *arg)
+{
+    struct tulip__donecb **pp = &d->cbs;
+    int removed = 0;
+
+    while (*pp) {
+        struct tulip__donecb *n = *pp;
+        if (n->fn == fn && n->arg == arg) {
+            *pp = n->next;
+            tulip__free(n, sizeof(*n));
+            removed++;
+        } else {
+            pp = &n->next;
+        }
+    }
+    d->cbs_tail = pp;
+    return removed;
+}
+
+void tulip__done_fire(struct tulip__done *d, tulip_loop *loop, void *value,
+                      int code)
+{
+    struct tulip__donecb *n, *next;
+
+    d->done = 1;
+    while (d->waiters.head)
+        tulip__task_wake_waiter(d->waiters.head, value, code);
+    for (n = d->cbs; n; n = next) {
+        next = n->next;
+        donecb_schedule(loop, n);
+    }
+    d->cbs = NULL;
+    d->cbs_tail = &d->cbs;
+}
+
+bool tulip__done_discard(struct tulip__cb *cb)
+{
+    struct tulip__donecb *n;
+
+    if (cb->fn != donecb_run)
+        return false;
+    n = tulip__container_of(cb, struct tulip__donecb, cb);
+    n->ops->release(n->obj);
+    tulip__free(n, sizeof(*n));
+    return true;
+}
+
+void tulip__done_drop(struct tulip__done *d)
+{
+    struct tulip__donecb *n, *next;
+
+    for (n = d->cbs; n; n = next) {
+        next = n->next;
+        tulip__free(n, sizeof(*n));
+    }
+    d->cbs = NULL;
+    d->cbs_tail = &d->cbs;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running a loop until a task completes, and tulip_run(), asyncio.run's
+ * counterpart: a fresh loop, the main task to its end, then every task still
+ * running cancelled and waited for, and the loop closed.
+ */
+#include "../prefix.h"
+#include "task.h"
+
+#include <errno.h>
+
+int tulip_loop_run_until(tulip_loop *loop, tulip_task *t, int *result)
+{
+    int rc = 0;
+
+    if (!loop || !t || t->loop != loop)
+        return -EINVAL;
+    if (tulip_loop_is_running(loop))
+        return -EBUSY;
+    tulip_task_retain(t);
+    while (t->state != TULIP__TASK_DONE) {
+        rc = tulip_loop_run_once(loop);
+        if (rc < 0)
+            break;
+        if (rc == 0 && t->state != TULIP__TASK_DONE) {
+            rc = -EDEADLK; /* no work left, and t still waits */
+            break;
+        }
+        rc = 0;
+    }
+    if (rc == 0) {
+        t->retrieved = 1;
+        if (result)
+            *result = t->result;
+    }
+    tulip_task_release(t);
+    return rc;
+}
+
+/* Cancel every unfinished task and run until they have all finished. */
+static void cancel_all(tulip_loop *loop)
+{
+    struct tulip__tasks *ts = tulip__tasks_of(loop);
+    struct tulip_task *t;
+
+    if (!ts)
+        return;
+    for (t = ts->all; t; t = t->all_next)
+        tulip_task_cancel(t);
+    while (ts->all && tulip_loop_run_once(loop) > 0)
+        ;
+}
+
+int tulip_run(tulip_task_fn *fn, void *arg, int *result,
+              const struct tulip_run_opts *opts)
+{
+    tulip_loop *loop;
+    tulip_task *main_task;
+    int rc;
+
+    if (!fn)
+        return -EINVAL;
+    if (tulip_loop_current())
+        return -EBUSY;
+    rc = tulip_loop_new(&loop, opts ? &opts->loop : NULL);
+    if (rc)
+        return rc;
+    rc = tulip_spawn_ex(&main_task, loop, fn, arg, opts ? &opts->task : NULL);
+    if (rc == 0) {
+        rc = tulip_loop_run_until(loop, main_task, result);
+        if (rc == -EDEADLK)
+            tulip_task_cancel(main_task);
+        cancel_all(loop);
+        tulip_task_release(main_task);
+    }
+    tulip_loop_close(loop);
+    return rc;
+}

@@ -1,0 +1,599 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tasks: int fn(void *arg) on a coroutine, stepped by the loop.
+ *
+ * A step is a ready-queue entry embedded in the task: the loop calls it, it
+ * switches to the task's coroutine, and the task runs until it suspends
+ * (switches back) or returns. A task waits in tulip__task_suspend(), with
+ * its waiter node in some wait queue and its timer armed at the nearest
+ * deadline that applies (its own, or a scope's); whatever wakes it pushes
+ * its step again, so it resumes on the next pass, as asyncio's __wakeup
+ * does. Cancellation sets a flag that every suspending call checks first
+ * (level-triggered) and wakes a waiting task whose wait is not shielded.
+ *
+ * Life and references: spawning gives one reference to the loop, held until
+ * the task finishes, and one to the caller if it asked for it. A finished
+ * task gives its stack back at once; the object lives until its last
+ * reference goes. See the ownership note in tulip.h.
+ */
+#include "../prefix.h"
+#include "task.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define TASK_CACHE_MAX 256u
+
+static TULIP_TLS struct tulip_task *cur_task;
+
+struct tasks_state {
+    struct tulip__tasks pub;  /* what other files of the layer see */
+    struct tulip_task *cache; /* freed task objects for reuse */
+    unsigned cache_len;
+};
+
+static int tasks_close_hook(tulip_loop *loop);
+
+struct tulip__tasks *tulip__tasks_of(tulip_loop *loop)
+{
+    void **slot = tulip__loop_upper(loop);
+    struct tasks_state *ts = *slot;
+
+    if (tulip__likely(ts != NULL))
+        return &ts->pub;
+    ts = tulip__calloc(sizeof(*ts));
+    if (!ts)
+        return NULL;
+    *slot = ts;
+    tulip__loop_set_close_hook(loop, tasks_close_hook);
+    return &ts->pub;
+}
+
+struct tulip_task *tulip__task_running(void)
+{
+    struct tulip_task *t = cur_task;
+
+    /* A generator resumed by a task runs on its own coroutine: there the
+     * task's suspending calls do not apply. */
+    if (t && tulip__coro_current() == &t->co)
+        return t;
+    return NULL;
+}
+
+tulip_task *tulip_task_current(void)
+{
+    return cur_task;
+}
+
+/* ---- references and destruction ------------------------------------------ */
+
+static void task_free(struct tulip_task *t)
+{
+    struct tasks_state *ts = t->loop ? *tulip__loop_upper(t->loop) : NULL;
+
+    tulip__done_drop(&t->done);
+    if (ts && ts->cache_len < TASK_CACHE_MAX) {
+        t->cache_next = ts->cache;
+        ts->cache = t;
+        ts->cache_len++;
+        return;
+    }
+    tulip__free(t, sizeof(*t));
+}
+
+static void report(struct tulip_task *t, const char *what, int err)
+{
+    char msg[96];
+    struct tulip_error_context ctx;
+
+    snprintf(msg, sizeof(msg), "%s: %s", what, t->co.name);
+    ctx.message = msg;
+    ctx.err = err;
+    ctx.source = "task";
+    ctx.object = t;
+    if (t->loop)
+        tulip__loop_report(t->loop, &ctx);
+    else
+        fprintf(stderr, "tulip: %s (%s)\n", msg, tulip_strerror(err));
+}
+
+tulip_task *tulip_task_retain(tulip_task *t)
+{
+    if (t)
+        t->refs++;
+    return t;
+}
+
+void tulip_task_release(tulip_task *t)
+{
+    if (!t || --t->refs > 0)
+        return;
+    if (t->result < 0 && t->result != -ECANCELED && !t->retrieved)
+        report(t, "Task exception was never retrieved", t->result);
+    task_free(t);
+}
+
+/* ---- stepping -------------------------------------------------------------
+ */
+
+static void task_entry(void *p)
+{
+    struct tulip_task *t = p;
+
+    t->result = t->fn(t->arg);
+    t->state = TULIP__TASK_DONE;
+    tulip__coro_exit(t->resumer);
+}
+
+static void tasks_unlink(struct tulip_task *t)
+{
+    struct tulip__tasks *ts = tulip__tasks_of(t->loop);
+
+    if (t->all_prev)
+        t->all_prev->all_next = t->all_next;
+    else
+        ts->all = t->all_next;
+    if (t->all_next)
+        t->all_next->all_prev = t->all_prev;
+    t->all_prev = t->all_next = NULL;
+    ts->count--;
+}
+
+static void task_ops_retain(void *t)
+{
+    tulip_task_retain(t);
+}
+
+static void task_ops_release(void *t)
+{
+    tulip_task_release(t);
+}
+
+static void task_ops_call(void *t, tulip__fn *fn, void *arg)
+{
+    ((tulip_task_cb *)fn)(t, arg);
+}
+
+static const struct tulip__done_ops task_done_ops = {
+    task_ops_retain,
+    task_ops_release,
+    task_ops_call,
+};
+
+/* The task has returned (or was cancelled before it started). */
+static void task_finished(struct tulip_task *t)
+{
+    t->state = TULIP__TASK_DONE;
+    tulip__coro_release(&t->co);
+    tasks_unlink(t);
+    if (t->groups) {
+        /* It returned without waiting for its groups: misuse. Their
+         * children run on, ungrouped. */
+        report(t, "Task returned with a task group still open", -EPERM);
+        tulip__group_destroy_all(t);
+    }
+    if (t->group)
+        tulip__group_child_done(t);
+    tulip__done_fire(&t->done, t->loop, NULL, t->result);
+    tulip_task_release(t); /* the loop's reference */
+}
+
+static void task_run_step(struct tulip_task *t)
+{
+    if (t->state == TULIP__TASK_NEW && t->cancelled) {
+        /* Cancelled before its first step: the body never runs. */
+        t->result = -ECANCELED;
+        task_finished(t);
+        return;
+    }
+    t->prev_cur = cur_task;
+    cur_task = t;
+    t->resumer = tulip__coro_current();
+    t->state = TULIP__TASK_RUNNING;
+    tulip__coro_switch(&t->co);
+    cur_task = t->prev_cur;
+    if (t->state == TULIP__TASK_DONE)
+        task_finished(t);
+}
+
+static void task_step_cb(struct tulip__cb *cb)
+{
+    task_run_step(tulip__container_of(cb, struct tulip_task, step));
+}
+
+static void task_timer_cb(struct tulip__timer *tm)
+{
+    tulip__task_wake(tulip__container_of(tm, struct tulip_task, timer),
+                     TULIP__WAKE_TIMER);
+}
+
+void tulip__task_wake(struct tulip_task *t, int why)
+{
+    if (t->state != TULIP__TASK_WAITING)
+        return; /* already woken in this pass: the first wake counts */
+    t->wake = (unsigned char)why;
+    t->state = TULIP__TASK_READY;
+    /* A waiter woken by a timer or a cancel leaves its queue now, so that
+     * the object cannot hand anything to it any more. */
+    tulip__waitq_remove(&t->waiter);
+    tulip__loop_timer_stop(t->loop, &t->timer);
+    tulip__loop_ready_push(t->loop, &t->step);
+}
+
+void tulip__task_wake_waiter(struct tulip__waiter *w, void *value, int code)
+{
+    struct tulip_task *t = w->task;
+
+    tulip__waitq_remove(w);
+    if (t->state != TULIP__TASK_WAITING)
+        return;
+    t->wake_value = value;
+    t->wake_code = code;
+    tulip__task_wake(t, TULIP__WAKE_OBJECT);
+}
+
+int tulip__task_check(struct tulip_task *t)
+{
+    return tulip__scope_check(t);
+}
+
+int tulip__task_suspend(struct tulip_task *t, int64_t deadline_ns)
+{
+    int shield_depth;
+    int64_t d = tulip__scope_deadline(t, &shield_depth);
+    int rc;
+
+    if (deadline_ns < d)
+        d = deadline_ns;
+    t->shield_depth = shield_depth;
+    if (d != TULIP_FOREVER &&
+        tulip__loop_timer_start(t->loop, &t->timer, d) != 0) {
+        tulip__waitq_remove(&t->waiter);
+        return -ENOMEM;
+    }
+    t->wake = TULIP__WAKE_NONE;
+    t->state = TULIP__TASK_WAITING;
+    tulip__coro_switch(t->resumer);
+    /* Resumed by a step: whoever woke us left the reason in t->wake. */
+    if (t->wake == TULIP__WAKE_OBJECT)
+        return 0;
+    rc = tulip__task_check(t);
+    if (rc)
+        return rc;
+    if (deadline_ns != TULIP_FOREVER && tulip__loop_now(t->loop) >= deadline_ns)
+        return TULIP__DEADLINE;
+    /* The timer fires only at or after the nearest deadline, and a cancel
+     * wakes only an unshielded wait, so this is not reached. */
+    assert(0);
+    return -ETIMEDOUT;
+}
+
+/* ---- spawning -------------------------------------------------------------
+ */
+
+static char *put_u64(char *p, unsigned long long v)
+{
+    char buf[24];
+    int n = 0;
+
+    do {
+        buf[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = buf[--n];
+    *p = '\0';
+    return p;
+}
+
+static struct tulip_task *task_alloc(tulip_loop *loop)
+{
+    struct tasks_state *ts = *tulip__loop_upper(loop);
+    struct tulip_task *t = ts->cache;
+
+    if (t) {
+        ts->cache = t->cache_next;
+        ts->cache_len--;
+        return t;
+    }
+    return tulip__alloc(sizeof(*t));
+}
+
+int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
+                      void *arg, const struct tulip_task_opts *opts,
+                      struct tulip_group *g)
+{
+    struct tulip__tasks *ts;
+    struct tulip_task *t;
+    size_t size;
+    int rc;
+
+    if (out)
+        *out = NULL;
+    if (!loop || !fn)
+        return -EINVAL;
+    size = tulip__stack_round(opts ? opts->stack_size : 0);
+    if (size == 0)
+        return -EINVAL;
+    ts = tulip__tasks_of(loop);
+    if (!ts)
+        return -ENOMEM;
+    t = task_alloc(loop);
+    if (!t)
+        return -ENOMEM;
+    rc = tulip__coro_init(&t->co, size, task_entry, t);
+    if (rc) {
+        tulip__free(t, sizeof(*t));
+        return rc;
+    }
+    t->step.fn = task_step_cb;
+    tulip__timer_init(&t->timer, task_timer_cb);
+    t->waiter.prev = t->waiter.next = NULL;
+    t->waiter.queue = NULL;
+    t->waiter.task = t;
+    tulip__done_init(&t->done);
+    t->loop = loop;
+    t->fn = fn;
+    t->arg = arg;
+    t->resumer = NULL;
+    t->prev_cur = NULL;
+    t->scopes = NULL;
+    t->scope_depth = 0;
+    t->outer_shield_depth = 0;
+    t->shield_depth = 0;
+    t->groups = NULL;
+    t->group = NULL;
+    t->group_next = t->group_prev = NULL;
+    t->wake_value = NULL;
+    t->wake_code = 0;
+    t->result = 0;
+    t->refs = out ? 2u : 1u;
+    t->id = ++ts->next_id;
+    t->state = TULIP__TASK_NEW;
+    t->wake = TULIP__WAKE_NONE;
+    t->cancelled = 0;
+    t->retrieved = 0;
+    if (opts && opts->name) {
+        tulip__coro_set_name(&t->co, opts->name);
+    } else {
+        memcpy(t->co.name, "Task-", 5);
+        put_u64(t->co.name + 5, t->id);
+    }
+    t->all_prev = NULL;
+    t->all_next = ts->all;
+    if (ts->all)
+        ts->all->all_prev = t;
+    ts->all = t;
+    ts->count++;
+    if (g)
+        tulip__group_link(g, t);
+    if (out)
+        *out = t;
+    if (opts && opts->eager) {
+        task_run_step(t);
+    } else {
+        t->state = TULIP__TASK_READY;
+        tulip__loop_ready_push(loop, &t->step);
+    }
+    return 0;
+}
+
+int tulip_spawn_ex(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
+                   void *arg, const struct tulip_task_opts *opts)
+{
+    return tulip__task_spawn(out, loop, fn, arg, opts, NULL);
+}
+
+int tulip_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
+                void *arg)
+{
+    return tulip_spawn_ex(out, loop, fn, arg, NULL);
+}
+
+/* ---- cancellation and introspection -------------------------------------- */
+
+int tulip_task_cancel(tulip_task *t)
+{
+    if (!t)
+        return -EINVAL;
+    if (t->state == TULIP__TASK_DONE)
+        return -EALREADY;
+    t->cancelled = 1;
+    if (t->state == TULIP__TASK_WAITING && t->shield_depth == 0)
+        tulip__task_wake(t, TULIP__WAKE_CANCEL);
+    tulip__group_parent_cancelled(t);
+    return 0;
+}
+
+bool tulip_task_done(const tulip_task *t)
+{
+    return t->state == TULIP__TASK_DONE;
+}
+
+bool tulip_task_cancelling(const tulip_task *t)
+{
+    return t->cancelled != 0;
+}
+
+const char *tulip_task_name(const tulip_task *t)
+{
+    return t->co.name;
+}
+
+tulip_loop *tulip_task_loop(const tulip_task *t)
+{
+    return t->loop;
+}
+
+int tulip_task_result(tulip_task *t, int *result)
+{
+    if (!t || !result)
+        return -EINVAL;
+    if (t->state != TULIP__TASK_DONE)
+        return -EAGAIN;
+    t->retrieved = 1;
+    *result = t->result;
+    return 0;
+}
+
+int tulip_task_add_done_callback(tulip_task *t, tulip_task_cb *fn, void *arg)
+{
+    if (!t || !fn || !t->loop)
+        return -EINVAL;
+    return tulip__done_add(&t->done, t->loop, &task_done_ops, t,
+                           (tulip__fn *)fn, arg);
+}
+
+int tulip_loop_tasks(tulip_loop *loop, tulip_task **tasks, size_t cap)
+{
+    struct tulip__tasks *ts;
+    struct tulip_task *t;
+    size_t n = 0;
+
+    if (!loop || (cap && !tasks))
+        return -EINVAL;
+    ts = tulip__tasks_of(loop);
+    if (!ts)
+        return 0;
+    for (t = ts->all; t; t = t->all_next, n++)
+        if (n < cap)
+            tasks[n] = t;
+    return (int)n;
+}
+
+/* ---- joining and sleeping -------------------------------------------------
+ */
+
+int tulip_task_join_until(tulip_task *target, int64_t deadline_ns, int *result)
+{
+    struct tulip_task *t = tulip__task_running();
+    int rc = 0;
+
+    if (!target)
+        return -EINVAL;
+    if (!t || target->loop != t->loop)
+        return -EPERM;
+    if (target == t)
+        return -EDEADLK;
+    rc = tulip__task_check(t);
+    if (rc)
+        return rc;
+    if (target->state != TULIP__TASK_DONE) {
+        tulip_task_retain(target);
+        tulip__waitq_push(&target->done.waiters, &t->waiter);
+        rc = tulip__task_suspend(t, deadline_ns);
+        tulip_task_release(target);
+        if (rc == TULIP__DEADLINE)
+            return -ETIMEDOUT;
+        if (rc)
+            return rc;
+    }
+    target->retrieved = 1;
+    if (result)
+        *result = target->result;
+    return 0;
+}
+
+int tulip_task_join(tulip_task *t, int *result)
+{
+    return tulip_task_join_until(t, TULIP_FOREVER, result);
+}
+
+int tulip_sleep_until(int64_t deadline_ns)
+{
+    struct tulip_task *t = tulip__task_running();
+    int rc;
+
+    if (!t)
+        return -EPERM;
+    rc = tulip__task_check(t);
+    if (rc)
+        return rc;
+    rc = tulip__task_suspend(t, deadline_ns);
+    return rc == TULIP__DEADLINE ? 0 : rc;
+}
+
+int tulip_sleep(int64_t delay_ns)
+{
+    struct tulip_task *t = tulip__task_running();
+    int64_t now;
+
+    if (!t)
+        return -EPERM;
+    if (delay_ns > 0) {
+        now = tulip__loop_now(t->loop);
+        return tulip_sleep_until(tulip__deadline_after(now, delay_ns));
+    }
+    /* sleep(0) yields the turn: back in the ready queue, behind what is
+     * there (asyncio's bare yield). It yields even when cancelled, so that
+     * a task looping on it cannot starve the loop. */
+    t->state = TULIP__TASK_READY;
+    tulip__loop_ready_push(t->loop, &t->step);
+    tulip__coro_switch(t->resumer);
+    return tulip__task_check(t);
+}
+
+int64_t tulip_now(void)
+{
+    struct tulip_task *t = cur_task;
+    tulip_loop *loop = t ? t->loop : tulip_loop_current();
+
+    struct timespec ts;
+
+    if (loop)
+        return tulip__loop_now(loop);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * TULIP_SEC + ts.tv_nsec;
+}
+
+/* ---- closing the loop -----------------------------------------------------
+ */
+
+/* Free a task that will never run again, without running it. */
+static void task_destroy(struct tulip_task *t)
+{
+    report(t, "Task was destroyed but it is pending", 0);
+    tulip__waitq_remove(&t->waiter);
+    tulip__loop_timer_stop(t->loop, &t->timer);
+    tulip__coro_release(&t->co); /* abandons its frames */
+    t->state = TULIP__TASK_DONE;
+    t->result = -ECANCELED;
+    tulip__done_drop(&t->done);
+    while (t->done.waiters.head)
+        tulip__waitq_remove(t->done.waiters.head);
+    tasks_unlink(t);
+    t->loop = NULL;
+    tulip_task_release(t); /* the loop's reference */
+}
+
+static int tasks_close_hook(tulip_loop *loop)
+{
+    struct tasks_state *ts = *tulip__loop_upper(loop);
+    struct tulip__cb *cb, *next;
+    struct tulip_task *t;
+
+    if (!ts)
+        return 0;
+    /* Reclaim our entries of the ready queue: steps of tasks destroyed
+     * below, and done-callbacks, which are dropped without running as
+     * asyncio's close() drops callbacks. The loop discards the rest. */
+    for (cb = tulip__loop_ready_take(loop); cb; cb = next) {
+        next = cb->next;
+        if (cb->fn != task_step_cb && !tulip__done_discard(cb))
+            tulip__loop_ready_push(loop, cb);
+    }
+    /* Children first forget their groups, then every task goes. */
+    for (t = ts->pub.all; t; t = t->all_next)
+        tulip__group_destroy_all(t);
+    while (ts->pub.all)
+        task_destroy(ts->pub.all);
+    while ((t = ts->cache) != NULL) {
+        ts->cache = t->cache_next;
+        tulip__free(t, sizeof(*t));
+    }
+    *tulip__loop_upper(loop) = NULL;
+    tulip__free(ts, sizeof(*ts));
+    return 0;
+}

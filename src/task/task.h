@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The task layer's internal interface: what futures and tasks share (wait
+ * queues of suspended tasks, completion with done-callbacks), and the
+ * suspension protocol every blocking call of the layers above follows.
+ *
+ * The protocol of a suspending call, in a task t:
+ *   1. rc = tulip__task_check(t): level-triggered cancellation first; a
+ *      non-zero rc is returned as is.
+ *   2. the fast path, if the call need not wait;
+ *   3. register the wait: tulip__waitq_push(q, t) (t's own waiter node);
+ *   4. rc = tulip__task_suspend(t, deadline): 0 when woken by the object
+ *      (which removed the node and left its outcome in t->wake_value and
+ *      t->wake_code), or -ECANCELED / -ETIMEDOUT (the node has been removed
+ *      from q) or the own deadline passing (0 with no object wake: sleep).
+ * Wait-queue nodes, timers and the ready-queue entry live in the task
+ * object, never on its stack, which nothing but the task itself touches.
+ */
+#ifndef TULIP_TASK_H
+#define TULIP_TASK_H
+
+#include "../coro/coro.h"
+#include "../loop/loop.h"
+
+/* ---- wait queues --------------------------------------------------------- */
+
+struct tulip_task;
+
+/* A task's place in a wait queue. Each task has one in its object; a call
+ * that waits for several objects at once allocates more. */
+struct tulip__waiter {
+    struct tulip__waiter *prev; /* in the queue */
+    struct tulip__waiter *next;
+    struct tulip__waitq *queue; /* the queue it is in, or NULL */
+    struct tulip_task *task;    /* who waits */
+};
+
+struct tulip__waitq {
+    struct tulip__waiter *head; /* longest waiting first */
+    struct tulip__waiter *tail;
+};
+
+TULIP_PRIVATE void tulip__waitq_push(struct tulip__waitq *q,
+                                     struct tulip__waiter *w);
+TULIP_PRIVATE void tulip__waitq_remove(struct tulip__waiter *w);
+static inline int tulip__waitq_empty(const struct tulip__waitq *q)
+{
+    return q->head == NULL;
+}
+
+/* ---- completion: the done state of futures and tasks --------------------- */
+
+struct tulip__donecb;
+
+struct tulip__done {
+    int done;                    /* 0 pending, 1 done */
+    struct tulip__waitq waiters; /* tasks suspended until done */
+    struct tulip__donecb *cbs;   /* callbacks not yet scheduled */
+    struct tulip__donecb **cbs_tail;
+};
+
+/* What a done-callback needs from the type of its object: keeping it alive
+ * until the callback has run, and calling the callback with its own type. */
+typedef void tulip__fn(void);
+struct tulip__done_ops {
+    void (*retain)(void *obj);
+    void (*release)(void *obj);
+    void (*call)(void *obj, tulip__fn *fn, void *arg);
+};
+
+TULIP_PRIVATE void tulip__done_init(struct tulip__done *d);
+/* Add a callback (fn, arg) of obj; scheduled at once if d is done.
+ * Returns 0 or -ENOMEM. */
+TULIP_PRIVATE int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
+                                  const struct tulip__done_ops *ops, void *obj,
+                                  tulip__fn *fn, void *arg);
+/* Remove callbacks equal to (fn, arg) not yet scheduled; returns count. */
+TULIP_PRIVATE int tulip__done_remove(struct tulip__done *d, tulip__fn *fn,
+                                     void *arg);
+/* Mark done: wake every waiter with (value, code) and schedule callbacks. */
+TULIP_PRIVATE void tulip__done_fire(struct tulip__done *d, tulip_loop *loop,
+                                    void *value, int code);
+/* At loop close: if cb is a scheduled done-callback, free it without
+ * running it and return true. */
+TULIP_PRIVATE bool tulip__done_discard(struct tulip__cb *cb);
+/* Free callbacks never scheduled (object destroyed while pending). */
+TULIP_PRIVATE void tulip__done_drop(struct tulip__done *d);
+
+/* ---- tasks ----------------------------------------------------------------
+ */
+
+enum {
+    TULIP__TASK_NEW,     /* spawned, first step not run */
+    TULIP__TASK_READY,   /* in the ready queue */
+    TULIP__TASK_RUNNING, /* on the CPU */
+    TULIP__TASK_WAITING, /* suspended in tulip__task_suspend */
+    TULIP__TASK_DONE     /* returned; stack given back */
+};
+
+/* tulip__task_suspend(): the wait's own deadline passed. */
+#define TULIP__DEADLINE 1
+
+/* Why a wait ended. */
+enum {
+    TULIP__WAKE_NONE,
+    TULIP__WAKE_OBJECT, /* what it waited for happened */
+    TULIP__WAKE_TIMER,  /* its timer fired (own or scope deadline) */
+    TULIP__WAKE_CANCEL  /* it was cancelled */
+};
+
+struct tulip_group;
+
+struct tulip_task {
+    struct tulip__coro co;         /* stack and registers */
+    struct tulip__cb step;         /* ready-queue entry: run a step */
+    struct tulip__timer timer;     /* deadline of the current wait */
+    struct tulip__waiter waiter;   /* its node in a wait queue */
+    struct tulip__done done;       /* joiners and done-callbacks */
+    tulip_loop *loop;              /* the loop that runs it */
+    tulip_task_fn *fn;             /* body */
+    void *arg;                     /* its argument */
+    struct tulip__coro *resumer;   /* context that ran the current step */
+    struct tulip_task *prev_cur;   /* task current before this step */
+    struct tulip_scope *scopes;    /* innermost scope (read by t only) */
+    int scope_depth;               /* number of scopes entered */
+    int outer_shield_depth;        /* depth of the outermost shield, or 0 */
+    int shield_depth;              /* innermost shield seen by the current
+                                      wait, or 0 (cancel does not wake it) */
+    struct tulip_group *groups;    /* innermost open group of t */
+    struct tulip_group *group;     /* group t is a child of, or NULL */
+    struct tulip_task *group_prev; /* sibling links in that group */
+    struct tulip_task *group_next;
+    struct tulip_task *all_prev; /* in the loop's list of live tasks */
+    struct tulip_task *all_next;
+    void *wake_value; /* outcome handed over by a wake */
+    int wake_code;
+    int result;                    /* the body's return value */
+    unsigned refs;                 /* references; the loop's while alive */
+    unsigned long long id;         /* for the default name "Task-N" */
+    unsigned char state;           /* TULIP__TASK_* */
+    unsigned char wake;            /* TULIP__WAKE_* of the last wait */
+    unsigned char cancelled;       /* cancel requested (level) */
+    unsigned char shielded;        /* its current wait is shielded */
+    unsigned char retrieved;       /* result read by someone */
+    struct tulip_task *cache_next; /* link in the object cache */
+};
+
+/* The task layer's per-loop state (in the loop's upper slot). */
+struct tulip__tasks {
+    struct tulip_task *all; /* unfinished tasks */
+    size_t count;
+    unsigned long long next_id;
+};
+
+TULIP_PRIVATE struct tulip__tasks *tulip__tasks_of(tulip_loop *loop);
+TULIP_PRIVATE struct tulip_task *tulip__task_running(void);
+TULIP_PRIVATE int tulip__task_check(struct tulip_task *t);
+TULIP_PRIVATE int tulip__task_suspend(struct tulip_task *t,
+                                      int64_t deadline_ns);
+TULIP_PRIVATE void tulip__task_wake(struct tulip_task *t, int why);
+TULIP_PRIVATE void tulip__task_wake_waiter(struct tulip__waiter *w, void *value,
+                                           int code);
+TULIP_PRIVATE int64_t tulip__scope_deadline(struct tulip_task *t,
+                                            int *shield_depth);
+/* What a suspending call of t would return now: 0, -ECANCELED or
+ * -ETIMEDOUT (tulip__scope_check), or the same from scope `from` outwards. */
+TULIP_PRIVATE int tulip__scope_check(struct tulip_task *t);
+TULIP_PRIVATE int tulip__scope_check_from(struct tulip_task *t,
+                                          struct tulip_scope *from);
+
+/* Spawn, as a child of group g if not NULL (tulip_spawn_ex otherwise). */
+TULIP_PRIVATE int tulip__task_spawn(tulip_task **out, tulip_loop *loop,
+                                    tulip_task_fn *fn, void *arg,
+                                    const struct tulip_task_opts *opts,
+                                    struct tulip_group *g);
+TULIP_PRIVATE void tulip__group_link(struct tulip_group *g,
+                                     struct tulip_task *child);
+TULIP_PRIVATE void tulip__group_parent_cancelled(struct tulip_task *t);
+TULIP_PRIVATE void tulip__group_child_done(struct tulip_task *t);
+/* Free the groups t has open (t is destroyed at loop close). */
+TULIP_PRIVATE void tulip__group_destroy_all(struct tulip_task *t);
+
+/* deadline_ns = now + delay_ns, saturating at TULIP_FOREVER - 1. */
+static inline int64_t tulip__deadline_after(int64_t now, int64_t delay_ns)
+{
+    if (delay_ns <= 0)
+        return now;
+    if (delay_ns >= TULIP_FOREVER - 1 - now)
+        return TULIP_FOREVER - 1;
+    return now + delay_ns;
+}
+
+#endif /* TULIP_TASK_H */
