@@ -1199,8 +1199,7 @@ TULIP_EXTERN int tulip_wait(tulip_task *const *tasks, size_t n,
  * @return -ECANCELED if the calling task is cancelled (t is cancelled too,
  *         as asyncio.wait_for does).
  */
-TULIP_EXTERN int tulip_wait_for(tulip_task *t, int64_t timeout_ns,
-                                int *result);
+TULIP_EXTERN int tulip_wait_for(tulip_task *t, int64_t timeout_ns, int *result);
 
 /**
  * @brief Run fn(arg) in the calling task under a timeout: `async with
@@ -1289,8 +1288,7 @@ TULIP_EXTERN int tulip_group_new(tulip_group **out);
  * @return -ECANCELED if the group is cancelled (nothing is started).
  * @return -ENOMEM if out of memory.
  */
-TULIP_EXTERN int tulip_group_spawn(tulip_group *g, tulip_task_fn *fn,
-                                   void *arg,
+TULIP_EXTERN int tulip_group_spawn(tulip_group *g, tulip_task_fn *fn, void *arg,
                                    const struct tulip_task_opts *opts,
                                    tulip_task **out);
 
