@@ -236,7 +236,9 @@ void tulip_gen_free(tulip_gen *g)
                 g->co.name);
     }
     tulip__coro_release(&g->co);
-    if (cache_len < TULIP_OBJ_CACHE) {
+    /* Written as + 1 <= so that the stress build's TULIP_OBJ_CACHE of 0
+     * does not make "unsigned < 0" there, which -Wextra rejects. */
+    if (cache_len + 1 <= TULIP_OBJ_CACHE) {
         g->cache_next = cache;
         cache = g;
         cache_len++;
