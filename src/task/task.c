@@ -374,7 +374,9 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
     if (opts && opts->eager) {
         task_run_step(t);
     } else {
-        t->state = TULIP__TASK_READY;
+        /* It stays TULIP__TASK_NEW while its first step waits in the ready
+         * queue, so that task_run_step() sees a cancel that came before the
+         * start and never runs the body (marking it READY here lost that). */
         tulip__loop_ready_push(loop, &t->step);
     }
     return 0;
