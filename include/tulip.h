@@ -52,7 +52,10 @@ extern "C" {
     XX(EIGNORED, -4092, "generator ignored close")                             \
     XX(ERUNNING, -4091, "generator already executing")                         \
     XX(ENOTSTARTED, -4090, "cannot send a value to a just-started generator")  \
-    XX(EBADSTOP, -4089, "generator body returned TULIP_STOP")
+    XX(EBADSTOP, -4089, "generator body returned TULIP_STOP")                  \
+    XX(ESHUTDOWN, -4088, "queue is shut down")                                 \
+    XX(ECLOSED, -4087, "object or channel side is closed")                     \
+    XX(EBROKEN, -4086, "barrier is broken")
 
 /** The tulip codes, as enumerators `TULIP_EOF`, `TULIP_STOP` ... */
 enum tulip_errno {
@@ -1029,6 +1032,22 @@ TULIP_EXTERN int64_t tulip_now(void);
 TULIP_EXTERN int tulip_loop_run_until(tulip_loop *loop, tulip_task *t,
                                       int *result);
 
+/**
+ * @brief Close, in the calling task, every generator that a task of this
+ * loop first resumed and that is still suspended, so that its cleanup runs
+ * (asyncio's loop.shutdown_asyncgens()). tulip_run() calls it at exit.
+ *
+ * A generator resumed by a task is an async generator: its body may call
+ * any suspending function (tulip_sleep(), tulip_future_await() ...), which
+ * suspends the task driving it; asend/athrow/aclose are tulip_gen_send(),
+ * tulip_gen_throw() and tulip_gen_close() called from that task. While its
+ * body waits so, the generator is running: resuming it from elsewhere gives
+ * TULIP_ERUNNING.
+ * @return 0 on success (errors of the closes go to the error handler).
+ * @return -EPERM if not called from a task.
+ */
+TULIP_EXTERN int tulip_shutdown_gens(void);
+
 /** @brief Options for tulip_run(). Zero-initialise, then set fields. */
 struct tulip_run_opts {
     struct tulip_loop_opts loop; /**< options of the new loop */
@@ -1312,6 +1331,668 @@ TULIP_EXTERN int tulip_group_cancel(tulip_group *g);
  *         innermost scope of that task.
  */
 TULIP_EXTERN int tulip_group_wait(tulip_group *g);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup sync Synchronization, queues and channels
+ *
+ * asyncio's Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier and
+ * Queue (FIFO, LIFO, priority, 3.13 shutdown), and trio-style memory
+ * channels with a Go-style select. Every object is an opaque heap object
+ * (`_new`/`_free`; destructors accept NULL), bound to no loop: it may be
+ * used by the tasks of any one loop at a time. Nothing here is thread-safe.
+ *
+ * **Waiting.** Every call that may wait must be made from a task (else
+ * -EPERM), checks cancellation first (-ECANCELED / -ETIMEDOUT as every
+ * suspending call, even when it would not wait), and has an `_until` twin
+ * with a deadline of its own (absolute, on the loop's clock; -ETIMEDOUT when
+ * it passes) and a `try_` form that never waits (-EAGAIN instead).
+ *
+ * **Fairness and hand-off.** Waiters are served strictly first come, first
+ * served: a release, a put or a send hands what it frees (the lock, a
+ * permit, an item, a message) directly to the longest waiting task, so that
+ * a newcomer can never overtake it (no barging). A waiting task that is
+ * cancelled or whose deadline passes leaves the wait queue at that moment,
+ * so nothing is ever handed to a task that is leaving, and the others are
+ * served as if it had never waited.
+ *
+ * **The same-pass rule.** When a hand-off and a cancellation (or deadline)
+ * of the waiter happen in the same loop pass, the hand-off wins: the call
+ * returns 0 with the lock, permit, item or message, and the cancellation is
+ * reported by the task's next suspending call (cancellation is
+ * level-triggered, so it is never lost). Nothing handed over is ever lost.
+ *
+ * **Freeing.** Freeing an object that tasks still wait on wakes them with
+ * TULIP_ECLOSED; they never touch the object again.
+ *  @{ */
+
+/** @brief A mutual-exclusion lock (asyncio.Lock), owned by a task. */
+typedef struct tulip_lock tulip_lock;
+
+/**
+ * @brief Create an unlocked lock.
+ * @param[out] out The lock; free it with tulip_lock_free().
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_lock_new(tulip_lock **out);
+
+/** @brief Free a lock (NULL is a no-op); waiters get TULIP_ECLOSED. */
+TULIP_EXTERN void tulip_lock_free(tulip_lock *l);
+
+/**
+ * @brief Acquire the lock, waiting in FIFO order while another task holds
+ * it. The lock is not re-entrant.
+ * @param l The lock.
+ * @return 0 when the calling task holds the lock.
+ * @return -EINVAL if l is NULL.
+ * @return -EPERM if not called from a task.
+ * @return -EDEADLK if the calling task already holds l.
+ * @return -ECANCELED if the task is cancelled (the lock is not held).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return TULIP_ECLOSED if l was freed while waiting.
+ */
+TULIP_EXTERN int tulip_lock_acquire(tulip_lock *l);
+
+/**
+ * @brief tulip_lock_acquire() with a deadline of its own.
+ * @return As tulip_lock_acquire(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_lock_acquire_until(tulip_lock *l, int64_t deadline_ns);
+
+/**
+ * @brief Acquire the lock if it is free and nobody waits for it.
+ * @return 0 on success.
+ * @return -EINVAL if l is NULL.
+ * @return -EPERM if not called from a task (a lock is owned by a task).
+ * @return -EDEADLK if the calling task already holds l.
+ * @return -EAGAIN if it would have to wait.
+ */
+TULIP_EXTERN int tulip_lock_try_acquire(tulip_lock *l);
+
+/**
+ * @brief Release the lock; the longest waiting task, if any, owns it now.
+ * @return 0 on success.
+ * @return -EINVAL if l is NULL.
+ * @return -EPERM if the calling task does not hold l (or no task calls).
+ */
+TULIP_EXTERN int tulip_lock_release(tulip_lock *l);
+
+/** @brief Whether some task holds l (false for NULL). */
+TULIP_EXTERN bool tulip_lock_locked(const tulip_lock *l);
+
+/** @brief An event flag (asyncio.Event). */
+typedef struct tulip_event tulip_event;
+
+/**
+ * @brief Create an event, initially clear.
+ * @param[out] out The event; free it with tulip_event_free().
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_event_new(tulip_event **out);
+
+/** @brief Free an event (NULL is a no-op); waiters get TULIP_ECLOSED. */
+TULIP_EXTERN void tulip_event_free(tulip_event *e);
+
+/**
+ * @brief Set the flag and wake every waiting task (they all return 0, even
+ * if the flag is cleared before they run). Callable outside tasks.
+ * @return 0 on success.
+ * @return -EINVAL if e is NULL.
+ */
+TULIP_EXTERN int tulip_event_set(tulip_event *e);
+
+/**
+ * @brief Clear the flag.
+ * @return 0 on success.
+ * @return -EINVAL if e is NULL.
+ */
+TULIP_EXTERN int tulip_event_clear(tulip_event *e);
+
+/** @brief Whether the flag is set (false for NULL). */
+TULIP_EXTERN bool tulip_event_is_set(const tulip_event *e);
+
+/**
+ * @brief Wait until the flag is set (at once if it is).
+ * @return 0 when set.
+ * @return -EINVAL if e is NULL.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED if the task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return TULIP_ECLOSED if e was freed while waiting.
+ */
+TULIP_EXTERN int tulip_event_wait(tulip_event *e);
+
+/**
+ * @brief tulip_event_wait() with a deadline of its own.
+ * @return As tulip_event_wait(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_event_wait_until(tulip_event *e, int64_t deadline_ns);
+
+/** @brief A condition variable bound to a lock (asyncio.Condition). */
+typedef struct tulip_cond tulip_cond;
+
+/** @brief A predicate for tulip_cond_wait_for(). */
+typedef bool tulip_cond_pred(void *arg);
+
+/**
+ * @brief Create a condition variable.
+ * @param[out] out The condition; free it with tulip_cond_free().
+ * @param lock The lock it is bound to (borrowed: it must outlive the
+ *        condition), or NULL to make one that tulip_cond_lock() returns and
+ *        tulip_cond_free() frees.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_cond_new(tulip_cond **out, tulip_lock *lock);
+
+/** @brief Free a condition (NULL is a no-op); waiters get TULIP_ECLOSED. */
+TULIP_EXTERN void tulip_cond_free(tulip_cond *c);
+
+/** @brief The lock of c (NULL for NULL). */
+TULIP_EXTERN tulip_lock *tulip_cond_lock(const tulip_cond *c);
+
+/**
+ * @brief Release the lock, wait for a notification, re-acquire the lock.
+ *
+ * The lock is held again when the call returns, whatever it returns (but
+ * -EINVAL and -EPERM): the re-acquisition is shielded from cancellation,
+ * and a cancellation or deadline is reported once the lock is back. A task
+ * notified in the same pass as it is cancelled returns 0 (the notification
+ * is consumed, not lost). Wake-ups may be spurious; use a loop or
+ * tulip_cond_wait_for().
+ * @return 0 when notified.
+ * @return -EINVAL if c is NULL.
+ * @return -EPERM if not called from a task that holds c's lock.
+ * @return -ECANCELED if the task is cancelled (lock held).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed (lock held).
+ * @return TULIP_ECLOSED if c was freed while waiting (lock held).
+ */
+TULIP_EXTERN int tulip_cond_wait(tulip_cond *c);
+
+/**
+ * @brief tulip_cond_wait() with a deadline of its own.
+ * @return As tulip_cond_wait(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_cond_wait_until(tulip_cond *c, int64_t deadline_ns);
+
+/**
+ * @brief Wait until pred(arg) is true (checked first, then after every
+ * wake-up, always with the lock held).
+ * @return 0 once pred(arg) returned true.
+ * @return -EINVAL if c or pred is NULL.
+ * @return Otherwise as tulip_cond_wait().
+ */
+TULIP_EXTERN int tulip_cond_wait_for(tulip_cond *c, tulip_cond_pred *pred,
+                                     void *arg);
+
+/**
+ * @brief tulip_cond_wait_for() with a deadline of its own.
+ * @return As tulip_cond_wait_for(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_cond_wait_for_until(tulip_cond *c, tulip_cond_pred *pred,
+                                           void *arg, int64_t deadline_ns);
+
+/**
+ * @brief Wake up to n waiting tasks, longest waiting first.
+ * @param c The condition.
+ * @param n How many (0 wakes none).
+ * @return 0 on success.
+ * @return -EINVAL if c is NULL or n is negative.
+ * @return -EPERM if the calling task does not hold c's lock.
+ */
+TULIP_EXTERN int tulip_cond_notify(tulip_cond *c, int n);
+
+/**
+ * @brief Wake every waiting task.
+ * @return As tulip_cond_notify().
+ */
+TULIP_EXTERN int tulip_cond_notify_all(tulip_cond *c);
+
+/** @brief A counting semaphore (asyncio.Semaphore / BoundedSemaphore). */
+typedef struct tulip_sem tulip_sem;
+
+/**
+ * @brief Create a semaphore with value permits.
+ * @param[out] out The semaphore; free it with tulip_sem_free().
+ * @param value The initial number of permits.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL or value is negative.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_sem_new(tulip_sem **out, int value);
+
+/**
+ * @brief Create a bounded semaphore: releasing above the initial value is an
+ * error (-EOVERFLOW), not a silent extra permit.
+ * @return As tulip_sem_new().
+ */
+TULIP_EXTERN int tulip_sem_new_bounded(tulip_sem **out, int value);
+
+/** @brief Free a semaphore (NULL is a no-op); waiters get TULIP_ECLOSED. */
+TULIP_EXTERN void tulip_sem_free(tulip_sem *s);
+
+/**
+ * @brief Take a permit, waiting in FIFO order while none is free.
+ * @return 0 when the task holds a permit.
+ * @return -EINVAL if s is NULL.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED if the task is cancelled (no permit taken).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return TULIP_ECLOSED if s was freed while waiting.
+ */
+TULIP_EXTERN int tulip_sem_acquire(tulip_sem *s);
+
+/**
+ * @brief tulip_sem_acquire() with a deadline of its own.
+ * @return As tulip_sem_acquire(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_sem_acquire_until(tulip_sem *s, int64_t deadline_ns);
+
+/**
+ * @brief Take a permit if one is free and nobody waits. Callable outside
+ * tasks.
+ * @return 0 on success.
+ * @return -EINVAL if s is NULL.
+ * @return -EAGAIN if it would have to wait.
+ */
+TULIP_EXTERN int tulip_sem_try_acquire(tulip_sem *s);
+
+/**
+ * @brief Give a permit back: to the longest waiting task if any. Callable
+ * outside tasks.
+ * @return 0 on success.
+ * @return -EINVAL if s is NULL.
+ * @return -EOVERFLOW if s is bounded and the value would exceed its initial
+ *         value, or the count would exceed INT_MAX.
+ */
+TULIP_EXTERN int tulip_sem_release(tulip_sem *s);
+
+/** @brief The number of free permits (-EINVAL for NULL). */
+TULIP_EXTERN int tulip_sem_value(const tulip_sem *s);
+
+/** @brief A barrier for a fixed number of tasks (asyncio.Barrier). */
+typedef struct tulip_barrier tulip_barrier;
+
+/**
+ * @brief Create a barrier for parties tasks.
+ * @param[out] out The barrier; free it with tulip_barrier_free().
+ * @param parties How many tasks must call tulip_barrier_wait() to pass.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL or parties is 0 or negative.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_barrier_new(tulip_barrier **out, int parties);
+
+/** @brief Free a barrier (NULL is a no-op); waiters get TULIP_ECLOSED. */
+TULIP_EXTERN void tulip_barrier_free(tulip_barrier *b);
+
+/**
+ * @brief Wait until parties tasks wait, then all pass together.
+ *
+ * The arrival that completes the set passes at once; the others wake on
+ * the next pass, and a new round begins immediately. A waiter cancelled or
+ * timed out before the set is complete withdraws (the barrier is not
+ * broken, as in asyncio); one released in the same pass passes (returns 0).
+ * @param b The barrier.
+ * @param[out] index The arrival index, 0 to parties-1, the last arrival
+ *        being parties-1 (may be NULL).
+ * @return 0 when the barrier passed.
+ * @return -EINVAL if b is NULL.
+ * @return -EPERM if not called from a task.
+ * @return TULIP_EBROKEN if the barrier is broken (aborted) or was aborted or
+ *         reset while waiting.
+ * @return -ECANCELED if the task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return TULIP_ECLOSED if b was freed while waiting.
+ */
+TULIP_EXTERN int tulip_barrier_wait(tulip_barrier *b, int *index);
+
+/**
+ * @brief tulip_barrier_wait() with a deadline of its own.
+ * @return As tulip_barrier_wait(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_barrier_wait_until(tulip_barrier *b, int64_t deadline_ns,
+                                          int *index);
+
+/**
+ * @brief Break the barrier: waiters and later callers get TULIP_EBROKEN
+ * until tulip_barrier_reset().
+ * @return 0, or -EINVAL if b is NULL.
+ */
+TULIP_EXTERN int tulip_barrier_abort(tulip_barrier *b);
+
+/**
+ * @brief Return to the empty, unbroken state; current waiters get
+ * TULIP_EBROKEN.
+ * @return 0, or -EINVAL if b is NULL.
+ */
+TULIP_EXTERN int tulip_barrier_reset(tulip_barrier *b);
+
+/** @brief How many tasks wait now (-EINVAL for NULL). */
+TULIP_EXTERN int tulip_barrier_n_waiting(const tulip_barrier *b);
+/** @brief The number of parties (-EINVAL for NULL). */
+TULIP_EXTERN int tulip_barrier_parties(const tulip_barrier *b);
+/** @brief Whether the barrier is broken (false for NULL). */
+TULIP_EXTERN bool tulip_barrier_broken(const tulip_barrier *b);
+
+/** @brief A queue of `void *` items (asyncio.Queue, LifoQueue,
+ * PriorityQueue). */
+typedef struct tulip_queue tulip_queue;
+
+/** @brief Item order of a queue. */
+enum tulip_queue_kind {
+    TULIP_QUEUE_FIFO,    /**< first in, first out (asyncio.Queue) */
+    TULIP_QUEUE_LIFO,    /**< last in, first out (LifoQueue) */
+    TULIP_QUEUE_PRIORITY /**< lowest by cmp first, FIFO among equals */
+};
+
+/** @brief Order of a priority queue: negative if a comes before b. */
+typedef int tulip_queue_cmp(const void *a, const void *b);
+
+/** @brief Options for tulip_queue_new(); all-zero means unbounded FIFO. */
+struct tulip_queue_opts {
+    enum tulip_queue_kind kind; /**< item order */
+    size_t maxsize;             /**< 0: unbounded; else puts wait when full */
+    tulip_queue_cmp *cmp;       /**< required for TULIP_QUEUE_PRIORITY */
+};
+
+/**
+ * @brief Create a queue.
+ * @param[out] out The queue; free it with tulip_queue_free().
+ * @param opts Options, or NULL for an unbounded FIFO queue.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL, the kind is unknown, or a priority queue
+ *         has no cmp.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_queue_new(tulip_queue **out,
+                                 const struct tulip_queue_opts *opts);
+
+/**
+ * @brief Free a queue (NULL is a no-op); waiters get TULIP_ECLOSED. Items
+ * still queued are dropped (they are the caller's).
+ */
+TULIP_EXTERN void tulip_queue_free(tulip_queue *q);
+
+/**
+ * @brief Put an item, waiting while a bounded queue is full. An item put
+ * while tasks wait in tulip_queue_get() goes straight to the longest
+ * waiting one.
+ * @return 0 when the item is in the queue (or handed to a getter).
+ * @return -EINVAL if q is NULL.
+ * @return -EPERM if not called from a task.
+ * @return TULIP_ESHUTDOWN if the queue is shut down, or is shut down while
+ *         waiting (the item was not put).
+ * @return -ENOMEM if an unbounded queue could not grow.
+ * @return -ECANCELED if the task is cancelled (the item was not put).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return TULIP_ECLOSED if q was freed while waiting.
+ */
+TULIP_EXTERN int tulip_queue_put(tulip_queue *q, void *item);
+
+/**
+ * @brief tulip_queue_put() with a deadline of its own.
+ * @return As tulip_queue_put(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_queue_put_until(tulip_queue *q, void *item,
+                                       int64_t deadline_ns);
+
+/**
+ * @brief Put without waiting (put_nowait). Callable outside tasks.
+ * @return 0 on success.
+ * @return -EINVAL if q is NULL.
+ * @return -EAGAIN if the queue is full (QueueFull).
+ * @return TULIP_ESHUTDOWN if the queue is shut down.
+ * @return -ENOMEM if an unbounded queue could not grow.
+ */
+TULIP_EXTERN int tulip_queue_try_put(tulip_queue *q, void *item);
+
+/**
+ * @brief Take an item, waiting while the queue is empty. A bounded queue
+ * that was full takes the item of the longest waiting putter in its place.
+ * @param q The queue.
+ * @param[out] item The item (set to NULL on failure).
+ * @return 0 on success.
+ * @return -EINVAL if q or item is NULL.
+ * @return -EPERM if not called from a task.
+ * @return TULIP_ESHUTDOWN if the queue is shut down and empty (or was shut
+ *         down while waiting).
+ * @return -ECANCELED if the task is cancelled (no item taken).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return TULIP_ECLOSED if q was freed while waiting.
+ */
+TULIP_EXTERN int tulip_queue_get(tulip_queue *q, void **item);
+
+/**
+ * @brief tulip_queue_get() with a deadline of its own.
+ * @return As tulip_queue_get(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_queue_get_until(tulip_queue *q, void **item,
+                                       int64_t deadline_ns);
+
+/**
+ * @brief Take an item without waiting (get_nowait). Callable outside tasks.
+ * @return 0 on success.
+ * @return -EINVAL if q or item is NULL.
+ * @return -EAGAIN if the queue is empty (QueueEmpty).
+ * @return TULIP_ESHUTDOWN if the queue is shut down and empty.
+ */
+TULIP_EXTERN int tulip_queue_try_get(tulip_queue *q, void **item);
+
+/**
+ * @brief Mark one item taken earlier as processed; join() returns once
+ * every item put has been marked.
+ * @return 0 on success.
+ * @return -EINVAL if q is NULL.
+ * @return -EOVERFLOW if called more times than items were put.
+ */
+TULIP_EXTERN int tulip_queue_task_done(tulip_queue *q);
+
+/**
+ * @brief Wait until every item put has been marked with task_done().
+ * @return 0 when there is no unfinished item.
+ * @return -EINVAL if q is NULL.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED if the task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return TULIP_ECLOSED if q was freed while waiting.
+ */
+TULIP_EXTERN int tulip_queue_join(tulip_queue *q);
+
+/**
+ * @brief tulip_queue_join() with a deadline of its own.
+ * @return As tulip_queue_join(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_queue_join_until(tulip_queue *q, int64_t deadline_ns);
+
+/**
+ * @brief Shut the queue down (Python 3.13 Queue.shutdown).
+ *
+ * From now on puts fail with TULIP_ESHUTDOWN, and waiting putters are woken
+ * with it. Graceful (immediate false): gets drain the remaining items, then
+ * fail with TULIP_ESHUTDOWN; waiting getters (the queue is empty) are woken
+ * with it. Immediate: the remaining items are dropped and counted as done
+ * (join() waiters are released when that reaches 0), and waiting getters
+ * are woken with TULIP_ESHUTDOWN. Repeating it is harmless; an immediate
+ * shutdown after a graceful one drops what is left. Callable outside tasks.
+ * @param q The queue.
+ * @param immediate Drop the remaining items.
+ * @return 0 on success.
+ * @return -EINVAL if q is NULL.
+ */
+TULIP_EXTERN int tulip_queue_shutdown(tulip_queue *q, bool immediate);
+
+/** @brief The number of items queued (-EINVAL for NULL). */
+TULIP_EXTERN long tulip_queue_size(const tulip_queue *q);
+/** @brief Whether q has no item (true for NULL). */
+TULIP_EXTERN bool tulip_queue_empty(const tulip_queue *q);
+/** @brief Whether a bounded q is full (never for unbounded or NULL). */
+TULIP_EXTERN bool tulip_queue_full(const tulip_queue *q);
+
+/** @brief A memory channel of `void *` messages (trio memory channels, Go
+ * channels), with any number of senders and receivers. */
+typedef struct tulip_chan tulip_chan;
+
+/** @brief Capacity of an unbounded channel (math.inf in trio). */
+#define TULIP_CHAN_UNBOUNDED ((size_t)-1)
+#define TULIP_CHAN_SEND 1 /**< the sending side (or a send operation) */
+#define TULIP_CHAN_RECV 2 /**< the receiving side (or a receive operation) */
+
+/**
+ * @brief Create a channel with one open sending and one open receiving side.
+ *
+ * Each side counts its users like trio's clones: tulip_chan_open() adds
+ * one, tulip_chan_close() removes one, and the side closes when its count
+ * reaches 0. Once the sending side is closed, receivers drain the buffer
+ * and then get TULIP_EOF (end of stream); sends get TULIP_ECLOSED. Once the
+ * receiving side is closed, the buffered messages are dropped, and sends
+ * (waiting or new) get -EPIPE (broken channel); receives get TULIP_ECLOSED.
+ * @param[out] out The channel; free it with tulip_chan_free().
+ * @param capacity Messages buffered: 0 is a rendezvous (a send completes
+ *        when a receiver takes the message), TULIP_CHAN_UNBOUNDED never
+ *        makes senders wait.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_chan_new(tulip_chan **out, size_t capacity);
+
+/**
+ * @brief Free a channel (NULL is a no-op); waiters get TULIP_ECLOSED.
+ * Buffered messages are dropped (they are the caller's).
+ */
+TULIP_EXTERN void tulip_chan_free(tulip_chan *ch);
+
+/**
+ * @brief Add a user to a side (trio's clone()).
+ * @param ch The channel.
+ * @param side TULIP_CHAN_SEND or TULIP_CHAN_RECV.
+ * @return 0 on success.
+ * @return -EINVAL if ch is NULL or side is neither.
+ * @return TULIP_ECLOSED if that side is closed already.
+ */
+TULIP_EXTERN int tulip_chan_open(tulip_chan *ch, int side);
+
+/**
+ * @brief Remove a user of a side; the last one closes it (see
+ * tulip_chan_new() for what closing does to the waiters).
+ * @return 0 on success.
+ * @return -EINVAL if ch is NULL or side is neither.
+ * @return TULIP_ECLOSED if that side is closed already.
+ */
+TULIP_EXTERN int tulip_chan_close(tulip_chan *ch, int side);
+
+/**
+ * @brief Send a message, waiting while the buffer is full (or, for a
+ * rendezvous, until a receiver takes it).
+ * @return 0 when the message is buffered or taken by a receiver.
+ * @return -EINVAL if ch is NULL.
+ * @return -EPERM if not called from a task.
+ * @return TULIP_ECLOSED if the sending side is closed.
+ * @return -EPIPE if the receiving side is closed (broken channel), also
+ *         while waiting (the message was not delivered).
+ * @return -ENOMEM if an unbounded channel could not grow.
+ * @return -ECANCELED if the task is cancelled (the message was not sent).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ */
+TULIP_EXTERN int tulip_chan_send(tulip_chan *ch, void *msg);
+
+/**
+ * @brief tulip_chan_send() with a deadline of its own.
+ * @return As tulip_chan_send(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_chan_send_until(tulip_chan *ch, void *msg,
+                                       int64_t deadline_ns);
+
+/**
+ * @brief Send without waiting. Callable outside tasks.
+ * @return As tulip_chan_send(), with -EAGAIN where it would wait.
+ */
+TULIP_EXTERN int tulip_chan_try_send(tulip_chan *ch, void *msg);
+
+/**
+ * @brief Receive a message, waiting while none is available.
+ * @param ch The channel.
+ * @param[out] msg The message (NULL on failure; may be NULL to drop it).
+ * @return 0 on success.
+ * @return -EINVAL if ch is NULL.
+ * @return -EPERM if not called from a task.
+ * @return TULIP_EOF if the sending side is closed and nothing is buffered.
+ * @return TULIP_ECLOSED if the receiving side is closed.
+ * @return -ECANCELED if the task is cancelled (nothing taken).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ */
+TULIP_EXTERN int tulip_chan_recv(tulip_chan *ch, void **msg);
+
+/**
+ * @brief tulip_chan_recv() with a deadline of its own.
+ * @return As tulip_chan_recv(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_chan_recv_until(tulip_chan *ch, void **msg,
+                                       int64_t deadline_ns);
+
+/**
+ * @brief Receive without waiting. Callable outside tasks.
+ * @return As tulip_chan_recv(), with -EAGAIN where it would wait.
+ */
+TULIP_EXTERN int tulip_chan_try_recv(tulip_chan *ch, void **msg);
+
+/** @brief How many messages are buffered (-EINVAL for NULL). */
+TULIP_EXTERN long tulip_chan_size(const tulip_chan *ch);
+
+/** @brief One operation of tulip_chan_select(). */
+struct tulip_chan_op {
+    tulip_chan *chan; /**< the channel; NULL: the operation is skipped */
+    int dir;          /**< TULIP_CHAN_SEND or TULIP_CHAN_RECV */
+    void *msg;        /**< in: the message to send; out: the one received */
+};
+
+/**
+ * @brief Wait until the first of several channel operations can complete,
+ * and complete exactly that one (Go's select).
+ *
+ * Ready operations are taken in array order (the first ready one wins;
+ * rotate the array for fairness). An operation that fails at once (a
+ * closed or broken channel) counts as ready and its error is returned. While
+ * waiting, exactly one operation completes: a message is never both sent on
+ * one channel and received from another.
+ * @param ops The operations.
+ * @param n How many.
+ * @param[out] index The index of the operation that completed or failed
+ *        (may be NULL; unchanged on -EINVAL, -EPERM and timeouts).
+ * @return 0 when that operation completed (a received message is in its
+ *         msg).
+ * @return The error of that operation: TULIP_EOF, TULIP_ECLOSED, -EPIPE,
+ *         -ENOMEM.
+ * @return -EINVAL if ops is NULL, n is 0, an operation has a bad dir, or no
+ *         operation has a channel.
+ * @return -EPERM if not called from a task.
+ * @return -ENOMEM if the wait could not be registered.
+ * @return -ECANCELED if the task is cancelled (no operation done).
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ */
+TULIP_EXTERN int tulip_chan_select(struct tulip_chan_op *ops, size_t n,
+                                   size_t *index);
+
+/**
+ * @brief tulip_chan_select() with a deadline of its own.
+ * @return As tulip_chan_select(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_chan_select_until(struct tulip_chan_op *ops, size_t n,
+                                         int64_t deadline_ns, size_t *index);
+
+/**
+ * @brief tulip_chan_select() without waiting. Callable outside tasks.
+ * @return As tulip_chan_select(), with -EAGAIN if no operation is ready.
+ */
+TULIP_EXTERN int tulip_chan_try_select(struct tulip_chan_op *ops, size_t n,
+                                       size_t *index);
 
 /** @} */
 
