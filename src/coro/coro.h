@@ -37,8 +37,9 @@ TULIP_PRIVATE void tulip__stack_put(struct tulip__stack *st);
 struct tulip__coro {
     struct tulip__ctx ctx;          /* registers while suspended */
     struct tulip__stack stack;      /* its own stack; lo is NULL for a thread */
-    void (*entry)(void *);          /* body of the coroutine; never returns */
+    void (*entry)(void *);          /* body of the coroutine */
     void *arg;                      /* its argument */
+    struct tulip__coro *exit_to;    /* where entry goes when it returns */
     char name[TULIP_CORO_NAME_MAX]; /* for messages; "" if none */
 #if TULIP_HAVE_ASAN
     void *asan_fake;         /* ASan's fake stack across a switch */
@@ -56,7 +57,9 @@ struct tulip__coro {
 /*
  * Give co a stack of `size` bytes (rounded by tulip__stack_round) and make it
  * ready to run entry(arg) when first switched to. Returns 0, or -ENOMEM with
- * nothing held.
+ * nothing held. The body finishes either by returning, after setting
+ * co->exit_to (init sets it to NULL; returning with NULL is a fatal error),
+ * or by calling tulip__coro_exit(); returning is the cheaper way.
  */
 TULIP_PRIVATE int tulip__coro_init(struct tulip__coro *co, size_t size,
                                    void (*entry)(void *), void *arg);
@@ -78,6 +81,23 @@ TULIP_PRIVATE struct tulip__coro *tulip__coro_current(void);
 /* Copy a name into co->name (truncated); NULL gives "". */
 TULIP_PRIVATE void tulip__coro_set_name(struct tulip__coro *co,
                                         const char *name);
+
+/* ---- generators seen from above (gen.c) ---------------------------------- */
+
+/* Set the running generator of this thread (the one tulip_yield() acts on)
+ * and return the previous one. A task that suspends inside a generator body
+ * keeps its generator and restores it when it resumes. */
+TULIP_PRIVATE tulip_gen *tulip__gen_swap_current(tulip_gen *g);
+
+/* Hooks of the layer above, set once (asyncio's asyncgen hooks): firstiter
+ * runs at a generator's first resume, finalize when a generator whose
+ * hook_data is set is freed. */
+struct tulip__gen_hooks {
+    void (*firstiter)(tulip_gen *g);
+    void (*finalize)(tulip_gen *g);
+};
+TULIP_PRIVATE void tulip__gen_set_hooks(const struct tulip__gen_hooks *h);
+TULIP_PRIVATE void **tulip__gen_hook_data(tulip_gen *g);
 
 /* Drop the generator object cache of the calling thread (gen.c). */
 TULIP_PRIVATE void tulip__gen_cache_trim(void);

@@ -33,11 +33,32 @@ struct tulip_gen {
     int rc;                /* out of it: 0 yielded, else the final code */
     unsigned char state;   /* enum tulip_gen_state */
     unsigned char closing; /* a close is being delivered */
+    void *hook_data;       /* the upper layer's (tulip__gen_hooks) */
     tulip_gen *cache_next; /* link in the object cache */
 };
 
+static const struct tulip__gen_hooks *hooks; /* set once by the task layer */
+
+void tulip__gen_set_hooks(const struct tulip__gen_hooks *h)
+{
+    hooks = h;
+}
+
+void **tulip__gen_hook_data(tulip_gen *g)
+{
+    return &g->hook_data;
+}
+
 static TULIP_TLS tulip_gen *cur_gen; /* body running on this thread */
-static TULIP_TLS tulip_gen *cache;   /* freed objects for reuse */
+
+tulip_gen *tulip__gen_swap_current(tulip_gen *g)
+{
+    tulip_gen *old = cur_gen;
+
+    cur_gen = g;
+    return old;
+}
+static TULIP_TLS tulip_gen *cache; /* freed objects for reuse */
 static TULIP_TLS unsigned cache_len;
 
 void tulip__gen_cache_trim(void)
@@ -68,7 +89,7 @@ static void gen_entry(void *p)
         g->xfer = NULL;
     }
     g->state = TULIP_GEN_CLOSED;
-    tulip__coro_exit(g->resumer);
+    g->co.exit_to = g->resumer; /* leave by returning: see coro_start() */
 }
 
 int tulip_gen_new_ex(tulip_gen **out, tulip_gen_fn *fn, void *arg,
@@ -80,7 +101,8 @@ int tulip_gen_new_ex(tulip_gen **out, tulip_gen_fn *fn, void *arg,
 
     if (!out || !fn)
         return -EINVAL;
-    size = tulip__stack_round(opts ? opts->stack_size : 0);
+    /* Without options, skip the rounding (and its pthread_once). */
+    size = opts ? tulip__stack_round(opts->stack_size) : tulip_get_stack_size();
     if (size == 0)
         return -EINVAL;
     if (cache) {
@@ -97,7 +119,10 @@ int tulip_gen_new_ex(tulip_gen **out, tulip_gen_fn *fn, void *arg,
         tulip__free(g, sizeof(*g));
         return rc;
     }
-    tulip__coro_set_name(&g->co, opts ? opts->name : NULL);
+    if (opts && opts->name)
+        tulip__coro_set_name(&g->co, opts->name);
+    else
+        g->co.name[0] = '\0';
     g->fn = fn;
     g->arg = arg;
     g->resumer = NULL;
@@ -107,6 +132,7 @@ int tulip_gen_new_ex(tulip_gen **out, tulip_gen_fn *fn, void *arg,
     g->rc = 0;
     g->state = TULIP_GEN_CREATED;
     g->closing = 0;
+    g->hook_data = NULL;
     *out = g;
     return 0;
 }
@@ -157,6 +183,8 @@ int tulip_gen_send(tulip_gen *g, void *value, void **out)
     case TULIP_GEN_CREATED:
         if (value)
             return TULIP_ENOTSTARTED;
+        if (hooks)
+            hooks->firstiter(g);
         break;
     default:
         break;
@@ -236,6 +264,8 @@ void tulip_gen_free(tulip_gen *g)
                 g->co.name);
     }
     tulip__coro_release(&g->co);
+    if (g->hook_data)
+        hooks->finalize(g);
     /* Written as + 1 <= so that the stress build's TULIP_OBJ_CACHE of 0
      * does not make "unsigned < 0" there, which -Wextra rejects. */
     if (cache_len + 1 <= TULIP_OBJ_CACHE) {

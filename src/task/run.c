@@ -51,6 +51,24 @@ static void cancel_all(tulip_loop *loop)
         ;
 }
 
+static int shutdown_gens_task(void *arg)
+{
+    (void)arg;
+    return tulip_shutdown_gens();
+}
+
+/* Close the generators abandoned while suspended, running their cleanup
+ * in a task of their own (asyncio.run's shutdown_asyncgens step). */
+static void shutdown_gens(tulip_loop *loop)
+{
+    tulip_task *t;
+
+    if (tulip_spawn(&t, loop, shutdown_gens_task, NULL) == 0) {
+        tulip_loop_run_until(loop, t, NULL);
+        tulip_task_release(t);
+    }
+}
+
 int tulip_run(tulip_task_fn *fn, void *arg, int *result,
               const struct tulip_run_opts *opts)
 {
@@ -70,6 +88,8 @@ int tulip_run(tulip_task_fn *fn, void *arg, int *result,
         rc = tulip_loop_run_until(loop, main_task, result);
         if (rc == -EDEADLK)
             tulip_task_cancel(main_task);
+        cancel_all(loop);
+        shutdown_gens(loop);
         cancel_all(loop);
         tulip_task_release(main_task);
     }

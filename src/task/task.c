@@ -46,6 +46,7 @@ struct tulip__tasks *tulip__tasks_of(tulip_loop *loop)
     ts = tulip__calloc(sizeof(*ts));
     if (!ts)
         return NULL;
+    tulip__agen_init();
     *slot = ts;
     tulip__loop_set_close_hook(loop, tasks_close_hook);
     return &ts->pub;
@@ -53,13 +54,10 @@ struct tulip__tasks *tulip__tasks_of(tulip_loop *loop)
 
 struct tulip_task *tulip__task_running(void)
 {
-    struct tulip_task *t = cur_task;
-
-    /* A generator resumed by a task runs on its own coroutine: there the
-     * task's suspending calls do not apply. */
-    if (t && tulip__coro_current() == &t->co)
-        return t;
-    return NULL;
+    /* Whatever runs during a task's step runs for the task: its own body,
+     * or the body of a generator it drives, which may then suspend the
+     * task (an async generator). */
+    return cur_task;
 }
 
 tulip_task *tulip_task_current(void)
@@ -182,6 +180,8 @@ static void task_finished(struct tulip_task *t)
 
 static void task_run_step(struct tulip_task *t)
 {
+    tulip_gen *prev_gen;
+
     if (t->state == TULIP__TASK_NEW && t->cancelled) {
         /* Cancelled before its first step: the body never runs. */
         t->result = -ECANCELED;
@@ -192,7 +192,9 @@ static void task_run_step(struct tulip_task *t)
     cur_task = t;
     t->resumer = tulip__coro_current();
     t->state = TULIP__TASK_RUNNING;
-    tulip__coro_switch(&t->co);
+    prev_gen = tulip__gen_swap_current(t->gen);
+    tulip__coro_switch(t->active);
+    t->gen = tulip__gen_swap_current(prev_gen);
     cur_task = t->prev_cur;
     if (t->state == TULIP__TASK_DONE)
         task_finished(t);
@@ -255,6 +257,7 @@ int tulip__task_suspend(struct tulip_task *t, int64_t deadline_ns)
     }
     t->wake = TULIP__WAKE_NONE;
     t->state = TULIP__TASK_WAITING;
+    t->active = tulip__coro_current();
     tulip__coro_switch(t->resumer);
     /* Resumed by a step: whoever woke us left the reason in t->wake. */
     if (t->wake == TULIP__WAKE_OBJECT)
@@ -338,6 +341,8 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
     t->fn = fn;
     t->arg = arg;
     t->resumer = NULL;
+    t->active = &t->co;
+    t->gen = NULL;
     t->prev_cur = NULL;
     t->scopes = NULL;
     t->scope_depth = 0;
@@ -533,6 +538,7 @@ int tulip_sleep(int64_t delay_ns)
      * a task looping on it cannot starve the loop. */
     t->state = TULIP__TASK_READY;
     tulip__loop_ready_push(t->loop, &t->step);
+    t->active = tulip__coro_current();
     tulip__coro_switch(t->resumer);
     return tulip__task_check(t);
 }
@@ -591,6 +597,7 @@ static int tasks_close_hook(tulip_loop *loop)
         tulip__group_destroy_all(t);
     while (ts->pub.all)
         task_destroy(ts->pub.all);
+    tulip__agen_close_loop(&ts->pub);
     while ((t = ts->cache) != NULL) {
         ts->cache = t->cache_next;
         tulip__free(t, sizeof(*t));

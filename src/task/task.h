@@ -120,6 +120,10 @@ struct tulip_task {
     tulip_task_fn *fn;             /* body */
     void *arg;                     /* its argument */
     struct tulip__coro *resumer;   /* context that ran the current step */
+    struct tulip__coro *active;    /* what a step resumes: the task's own
+                                      coroutine, or a generator body it
+                                      drives that suspended */
+    tulip_gen *gen;                /* running generator while suspended */
     struct tulip_task *prev_cur;   /* task current before this step */
     struct tulip_scope *scopes;    /* innermost scope (read by t only) */
     int scope_depth;               /* number of scopes entered */
@@ -146,11 +150,18 @@ struct tulip_task {
 };
 
 /* The task layer's per-loop state (in the loop's upper slot). */
+struct tulip__agen;
+
 struct tulip__tasks {
     struct tulip_task *all; /* unfinished tasks */
     size_t count;
     unsigned long long next_id;
+    struct tulip__agen *agens; /* generators first resumed in a task */
 };
+
+/* Generators registered for tulip_shutdown_gens() (agen.c). */
+TULIP_PRIVATE void tulip__agen_init(void);
+TULIP_PRIVATE void tulip__agen_close_loop(struct tulip__tasks *ts);
 
 TULIP_PRIVATE struct tulip__tasks *tulip__tasks_of(tulip_loop *loop);
 TULIP_PRIVATE struct tulip_task *tulip__task_running(void);
