@@ -83,8 +83,14 @@ int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
                     const struct tulip__done_ops *ops, void *obj, tulip__fn *fn,
                     void *arg)
 {
-    struct tulip__donecb *n = tulip__alloc(sizeof(*n));
+    struct tulip__donecb *n;
 
+    /* A scheduled callback holds its object: the task layer's close hook,
+     * installed with the per-loop state, must be there to free both if the
+     * loop closes first (a future's loop may have no task yet). */
+    if (!tulip__tasks_of(loop))
+        return -ENOMEM;
+    n = tulip__alloc(sizeof(*n));
     if (!n)
         return -ENOMEM;
     n->ops = ops;
