@@ -157,10 +157,16 @@ struct tulip_coro_opts {
  */
 TULIP_EXTERN int tulip_set_stack_size(size_t bytes);
 
-/** @brief The current default stack size, in bytes. Thread-safe. */
+/**
+ * @brief The current default stack size, in bytes. Thread-safe.
+ * @return The current default stack size, in bytes. Thread-safe.
+ */
 TULIP_EXTERN size_t tulip_get_stack_size(void);
 
-/** @brief The smallest stack size accepted, in bytes. */
+/**
+ * @brief The smallest stack size accepted, in bytes.
+ * @return The smallest stack size accepted, in bytes.
+ */
 TULIP_EXTERN size_t tulip_stack_size_min(void);
 
 /** @brief Counters of the calling thread's stack pool. */
@@ -401,16 +407,21 @@ TULIP_EXTERN int tulip_yield_from_fn(tulip_gen_fn *fn, void *arg, void **ret);
 /**
  * @brief The state of a generator.
  * @param g The generator (not NULL).
+ * @return The state of a generator.
  */
 TULIP_EXTERN enum tulip_gen_state tulip_gen_state(const tulip_gen *g);
 
 /**
  * @brief The name given at creation, or "" if none.
  * @param g The generator (not NULL).
+ * @return The name given at creation, or "" if none.
  */
 TULIP_EXTERN const char *tulip_gen_name(const tulip_gen *g);
 
-/** @brief The generator whose body is running on this thread, or NULL. */
+/**
+ * @brief The generator whose body is running on this thread, or NULL.
+ * @return The generator whose body is running on this thread, or NULL.
+ */
 TULIP_EXTERN tulip_gen *tulip_gen_current(void);
 
 /** @} */
@@ -541,7 +552,11 @@ TULIP_EXTERN int tulip_loop_run_once(tulip_loop *loop);
  */
 TULIP_EXTERN int tulip_loop_stop(tulip_loop *loop);
 
-/** @brief Whether the loop is running (false for NULL). */
+/**
+ * @brief Whether the loop is running (false for NULL).
+ * @param loop The loop.
+ * @return true if the loop is running (false for NULL).
+ */
 TULIP_EXTERN bool tulip_loop_is_running(const tulip_loop *loop);
 
 /**
@@ -552,10 +567,17 @@ TULIP_EXTERN bool tulip_loop_is_running(const tulip_loop *loop);
  */
 TULIP_EXTERN int64_t tulip_loop_time_ns(tulip_loop *loop);
 
-/** @brief The loop running on the calling thread, or NULL. */
+/**
+ * @brief The loop running on the calling thread, or NULL.
+ * @return The loop running on the calling thread, or NULL.
+ */
 TULIP_EXTERN tulip_loop *tulip_loop_current(void);
 
-/** @brief The name of the loop's I/O backend: "epoll" or "poll". */
+/**
+ * @brief The name of the loop's I/O backend: "epoll" or "poll".
+ * @param loop The loop.
+ * @return The name of the loop's I/O backend: "epoll" or "poll".
+ */
 TULIP_EXTERN const char *tulip_loop_backend(const tulip_loop *loop);
 
 /** @brief A callback scheduled on a loop. */
@@ -648,7 +670,11 @@ TULIP_EXTERN int tulip_call_soon_threadsafe(tulip_loop *loop,
  */
 TULIP_EXTERN void tulip_handle_cancel(tulip_handle *h);
 
-/** @brief Whether tulip_handle_cancel() was called on h (false for NULL). */
+/**
+ * @brief Whether tulip_handle_cancel() was called on h (false for NULL).
+ * @param h The handle.
+ * @return true if tulip_handle_cancel() was called on h (false for NULL).
+ */
 TULIP_EXTERN bool tulip_handle_cancelled(const tulip_handle *h);
 
 /**
@@ -768,7 +794,10 @@ typedef void tulip_task_cb(tulip_task *t, void *arg);
  */
 TULIP_EXTERN int tulip_future_new(tulip_future **out, tulip_loop *loop);
 
-/** @brief Take another reference to f. @return f. */
+/**
+ * @brief Take another reference to f. @return f.
+ * @param f The future.
+ */
 TULIP_EXTERN tulip_future *tulip_future_retain(tulip_future *f);
 
 /**
@@ -810,9 +839,17 @@ TULIP_EXTERN int tulip_future_set_error(tulip_future *f, int err);
  */
 TULIP_EXTERN int tulip_future_cancel(tulip_future *f);
 
-/** @brief Whether f is done (with a result, an error, or cancelled). */
+/**
+ * @brief Whether f is done (with a result, an error, or cancelled).
+ * @param f The future.
+ * @return true if f is done (with a result, an error, or cancelled).
+ */
 TULIP_EXTERN bool tulip_future_done(const tulip_future *f);
-/** @brief Whether f was cancelled. */
+/**
+ * @brief Whether f was cancelled.
+ * @param f The future.
+ * @return true if f was cancelled.
+ */
 TULIP_EXTERN bool tulip_future_cancelled(const tulip_future *f);
 
 /**
@@ -870,6 +907,9 @@ TULIP_EXTERN int tulip_future_add_done_callback(tulip_future *f,
 
 /**
  * @brief Remove every not-yet-scheduled callback equal to (fn, arg).
+ * @param f The future.
+ * @param fn The callback, as given to tulip_future_add_done_callback().
+ * @param arg Its argument, as given there.
  * @return The number removed (0 or more), or -EINVAL if f or fn is NULL.
  */
 TULIP_EXTERN int tulip_future_remove_done_callback(tulip_future *f,
@@ -903,6 +943,12 @@ TULIP_EXTERN int tulip_spawn(tulip_task **out, tulip_loop *loop,
  *
  * An eager task runs at once until it first suspends or returns; called from
  * a task, that task resumes afterwards (asyncio's eager_start).
+ * @param[out] out A reference to the task for the caller, or NULL if the caller
+ *        does not want one (the loop then owns the task).
+ * @param loop The loop that runs it.
+ * @param fn The body.
+ * @param arg Its argument (borrowed: it must outlive the task).
+ * @param opts Options, or NULL for the defaults.
  * @return As tulip_spawn(); also -EINVAL if opts->stack_size is non-zero and
  *         out of range.
  */
@@ -910,10 +956,16 @@ TULIP_EXTERN int tulip_spawn_ex(tulip_task **out, tulip_loop *loop,
                                 tulip_task_fn *fn, void *arg,
                                 const struct tulip_task_opts *opts);
 
-/** @brief Take another reference to t. @return t. */
+/**
+ * @brief Take another reference to t. @return t.
+ * @param t The task.
+ */
 TULIP_EXTERN tulip_task *tulip_task_retain(tulip_task *t);
 
-/** @brief Drop a reference to t (NULL is a no-op). */
+/**
+ * @brief Drop a reference to t (NULL is a no-op).
+ * @param t The task.
+ */
 TULIP_EXTERN void tulip_task_release(tulip_task *t);
 
 /**
@@ -936,6 +988,10 @@ TULIP_EXTERN int tulip_task_join(tulip_task *t, int *result);
 
 /**
  * @brief tulip_task_join() with a deadline of its own.
+ * @param t The task.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @param[out] result Its return value (may be NULL); -ECANCELED if it was
+ *        cancelled before it started.
  * @return As tulip_task_join(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_task_join_until(tulip_task *t, int64_t deadline_ns,
@@ -962,18 +1018,37 @@ TULIP_EXTERN int tulip_task_result(tulip_task *t, int *result);
  */
 TULIP_EXTERN int tulip_task_cancel(tulip_task *t);
 
-/** @brief Whether t has finished. */
+/**
+ * @brief Whether t has finished.
+ * @param t The task.
+ * @return true if t has finished.
+ */
 TULIP_EXTERN bool tulip_task_done(const tulip_task *t);
-/** @brief Whether cancellation of t was requested. */
+/**
+ * @brief Whether cancellation of t was requested.
+ * @param t The task.
+ * @return true if cancellation of t was requested.
+ */
 TULIP_EXTERN bool tulip_task_cancelling(const tulip_task *t);
-/** @brief The task's name (never NULL). */
+/**
+ * @brief The task's name (never NULL).
+ * @param t The task.
+ * @return The task's name (never NULL).
+ */
 TULIP_EXTERN const char *tulip_task_name(const tulip_task *t);
-/** @brief The task's loop. */
+/**
+ * @brief The task's loop.
+ * @param t The task.
+ * @return The task's loop.
+ */
 TULIP_EXTERN tulip_loop *tulip_task_loop(const tulip_task *t);
 
 /**
  * @brief Run fn(t, arg) on the loop once t has finished (scheduled at once
  * if it has).
+ * @param t The task.
+ * @param fn Called with t and arg once t has finished.
+ * @param arg Passed to fn.
  * @return 0 on success.
  * @return -EINVAL if t or fn is NULL.
  * @return -ENOMEM if out of memory (fn will not be called).
@@ -981,7 +1056,10 @@ TULIP_EXTERN tulip_loop *tulip_task_loop(const tulip_task *t);
 TULIP_EXTERN int tulip_task_add_done_callback(tulip_task *t, tulip_task_cb *fn,
                                               void *arg);
 
-/** @brief The task running on this thread, or NULL outside tasks. */
+/**
+ * @brief The task running on this thread, or NULL outside tasks.
+ * @return The task running on this thread, or NULL outside tasks.
+ */
 TULIP_EXTERN tulip_task *tulip_task_current(void);
 
 /**
@@ -998,6 +1076,7 @@ TULIP_EXTERN int tulip_loop_tasks(tulip_loop *loop, tulip_task **tasks,
  * @brief Suspend the calling task for delay_ns (asyncio.sleep).
  * tulip_sleep(0) yields the turn: the task runs again on the next pass.
  * Negative delays count as 0.
+ * @param delay_ns How long to sleep, in nanoseconds.
  * @return 0 when the time has passed.
  * @return -EPERM if not called from a task.
  * @return -ECANCELED if the task is cancelled.
@@ -1008,6 +1087,7 @@ TULIP_EXTERN int tulip_sleep(int64_t delay_ns);
 /**
  * @brief Suspend the calling task until the loop's clock reaches
  * deadline_ns.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_sleep().
  */
 TULIP_EXTERN int tulip_sleep_until(int64_t deadline_ns);
@@ -1015,6 +1095,8 @@ TULIP_EXTERN int tulip_sleep_until(int64_t deadline_ns);
 /**
  * @brief The running loop's time in ns (the loop of the calling task), or
  * the monotonic clock outside tasks.
+ * @return The running loop's time in ns (the loop of the calling task), or the
+ *        monotonic clock outside tasks.
  */
 TULIP_EXTERN int64_t tulip_now(void);
 
@@ -1128,6 +1210,8 @@ TULIP_EXTERN int tulip_scope_exit(struct tulip_scope *s);
 
 /**
  * @brief Move the deadline of a scope of the calling task.
+ * @param s The scope.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return 0, -EINVAL if s is NULL, -EPERM if s is not the calling task's.
  */
 TULIP_EXTERN int tulip_scope_reschedule(struct tulip_scope *s,
@@ -1223,6 +1307,9 @@ TULIP_EXTERN int tulip_wait_for(tulip_task *t, int64_t timeout_ns, int *result);
 /**
  * @brief Run fn(arg) in the calling task under a timeout: `async with
  * timeout(t): return await fn(arg)` (asyncio 3.12's wait_for).
+ * @param fn The body of the task to run.
+ * @param arg Passed to fn.
+ * @param timeout_ns Time allowed, in nanoseconds.
  * @return fn's result if it returned in time.
  * @return -ETIMEDOUT if the timeout passed while fn ran (fn saw -ETIMEDOUT
  *         from its suspending calls and returned).
@@ -1267,7 +1354,10 @@ TULIP_EXTERN int tulip_as_completed_init(struct tulip_as_completed *it,
 TULIP_EXTERN int tulip_as_completed_next(struct tulip_as_completed *it,
                                          tulip_task **t);
 
-/** @brief Release the iteration state (always call it). */
+/**
+ * @brief Release the iteration state (always call it).
+ * @param it The iterator.
+ */
 TULIP_EXTERN void tulip_as_completed_done(struct tulip_as_completed *it);
 
 /**
@@ -1312,6 +1402,7 @@ TULIP_EXTERN int tulip_group_spawn(tulip_group *g, tulip_task_fn *fn, void *arg,
                                    tulip_task **out);
 
 /** @brief Cancel every child of the group and its body (TaskGroup.cancel).
+ * @param g The task group.
  * @return 0, or -EINVAL if g is NULL. */
 TULIP_EXTERN int tulip_group_cancel(tulip_group *g);
 
@@ -1379,7 +1470,10 @@ typedef struct tulip_lock tulip_lock;
  */
 TULIP_EXTERN int tulip_lock_new(tulip_lock **out);
 
-/** @brief Free a lock (NULL is a no-op); waiters get TULIP_ECLOSED. */
+/**
+ * @brief Free a lock (NULL is a no-op); waiters get TULIP_ECLOSED.
+ * @param l The lock.
+ */
 TULIP_EXTERN void tulip_lock_free(tulip_lock *l);
 
 /**
@@ -1398,12 +1492,15 @@ TULIP_EXTERN int tulip_lock_acquire(tulip_lock *l);
 
 /**
  * @brief tulip_lock_acquire() with a deadline of its own.
+ * @param l The lock.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_lock_acquire(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_lock_acquire_until(tulip_lock *l, int64_t deadline_ns);
 
 /**
  * @brief Acquire the lock if it is free and nobody waits for it.
+ * @param l The lock.
  * @return 0 on success.
  * @return -EINVAL if l is NULL.
  * @return -EPERM if not called from a task (a lock is owned by a task).
@@ -1414,13 +1511,18 @@ TULIP_EXTERN int tulip_lock_try_acquire(tulip_lock *l);
 
 /**
  * @brief Release the lock; the longest waiting task, if any, owns it now.
+ * @param l The lock.
  * @return 0 on success.
  * @return -EINVAL if l is NULL.
  * @return -EPERM if the calling task does not hold l (or no task calls).
  */
 TULIP_EXTERN int tulip_lock_release(tulip_lock *l);
 
-/** @brief Whether some task holds l (false for NULL). */
+/**
+ * @brief Whether some task holds l (false for NULL).
+ * @param l The lock.
+ * @return true if some task holds l (false for NULL).
+ */
 TULIP_EXTERN bool tulip_lock_locked(const tulip_lock *l);
 
 /** @brief An event flag (asyncio.Event). */
@@ -1435,12 +1537,16 @@ typedef struct tulip_event tulip_event;
  */
 TULIP_EXTERN int tulip_event_new(tulip_event **out);
 
-/** @brief Free an event (NULL is a no-op); waiters get TULIP_ECLOSED. */
+/**
+ * @brief Free an event (NULL is a no-op); waiters get TULIP_ECLOSED.
+ * @param e The event.
+ */
 TULIP_EXTERN void tulip_event_free(tulip_event *e);
 
 /**
  * @brief Set the flag and wake every waiting task (they all return 0, even
  * if the flag is cleared before they run). Callable outside tasks.
+ * @param e The event.
  * @return 0 on success.
  * @return -EINVAL if e is NULL.
  */
@@ -1448,16 +1554,22 @@ TULIP_EXTERN int tulip_event_set(tulip_event *e);
 
 /**
  * @brief Clear the flag.
+ * @param e The event.
  * @return 0 on success.
  * @return -EINVAL if e is NULL.
  */
 TULIP_EXTERN int tulip_event_clear(tulip_event *e);
 
-/** @brief Whether the flag is set (false for NULL). */
+/**
+ * @brief Whether the flag is set (false for NULL).
+ * @param e The event.
+ * @return true if the flag is set (false for NULL).
+ */
 TULIP_EXTERN bool tulip_event_is_set(const tulip_event *e);
 
 /**
  * @brief Wait until the flag is set (at once if it is).
+ * @param e The event.
  * @return 0 when set.
  * @return -EINVAL if e is NULL.
  * @return -EPERM if not called from a task.
@@ -1469,6 +1581,8 @@ TULIP_EXTERN int tulip_event_wait(tulip_event *e);
 
 /**
  * @brief tulip_event_wait() with a deadline of its own.
+ * @param e The event.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_event_wait(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_event_wait_until(tulip_event *e, int64_t deadline_ns);
@@ -1491,10 +1605,17 @@ typedef bool tulip_cond_pred(void *arg);
  */
 TULIP_EXTERN int tulip_cond_new(tulip_cond **out, tulip_lock *lock);
 
-/** @brief Free a condition (NULL is a no-op); waiters get TULIP_ECLOSED. */
+/**
+ * @brief Free a condition (NULL is a no-op); waiters get TULIP_ECLOSED.
+ * @param c The condition.
+ */
 TULIP_EXTERN void tulip_cond_free(tulip_cond *c);
 
-/** @brief The lock of c (NULL for NULL). */
+/**
+ * @brief The lock of c (NULL for NULL).
+ * @param c The condition.
+ * @return The lock of c (NULL for NULL).
+ */
 TULIP_EXTERN tulip_lock *tulip_cond_lock(const tulip_cond *c);
 
 /**
@@ -1506,6 +1627,7 @@ TULIP_EXTERN tulip_lock *tulip_cond_lock(const tulip_cond *c);
  * notified in the same pass as it is cancelled returns 0 (the notification
  * is consumed, not lost). Wake-ups may be spurious; use a loop or
  * tulip_cond_wait_for().
+ * @param c The condition.
  * @return 0 when notified.
  * @return -EINVAL if c is NULL.
  * @return -EPERM if not called from a task that holds c's lock.
@@ -1517,6 +1639,8 @@ TULIP_EXTERN int tulip_cond_wait(tulip_cond *c);
 
 /**
  * @brief tulip_cond_wait() with a deadline of its own.
+ * @param c The condition.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_cond_wait(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_cond_wait_until(tulip_cond *c, int64_t deadline_ns);
@@ -1524,6 +1648,9 @@ TULIP_EXTERN int tulip_cond_wait_until(tulip_cond *c, int64_t deadline_ns);
 /**
  * @brief Wait until pred(arg) is true (checked first, then after every
  * wake-up, always with the lock held).
+ * @param c The condition.
+ * @param pred Called with arg, the lock held; the wait ends once it is true.
+ * @param arg Passed to pred.
  * @return 0 once pred(arg) returned true.
  * @return -EINVAL if c or pred is NULL.
  * @return Otherwise as tulip_cond_wait().
@@ -1533,6 +1660,10 @@ TULIP_EXTERN int tulip_cond_wait_for(tulip_cond *c, tulip_cond_pred *pred,
 
 /**
  * @brief tulip_cond_wait_for() with a deadline of its own.
+ * @param c The condition.
+ * @param pred Called with arg, the lock held; the wait ends once it is true.
+ * @param arg Passed to pred.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_cond_wait_for(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_cond_wait_for_until(tulip_cond *c, tulip_cond_pred *pred,
@@ -1550,6 +1681,7 @@ TULIP_EXTERN int tulip_cond_notify(tulip_cond *c, int n);
 
 /**
  * @brief Wake every waiting task.
+ * @param c The condition.
  * @return As tulip_cond_notify().
  */
 TULIP_EXTERN int tulip_cond_notify_all(tulip_cond *c);
@@ -1570,15 +1702,21 @@ TULIP_EXTERN int tulip_sem_new(tulip_sem **out, int value);
 /**
  * @brief Create a bounded semaphore: releasing above the initial value is an
  * error (-EOVERFLOW), not a silent extra permit.
+ * @param[out] out The semaphore; free it with tulip_sem_free().
+ * @param value The initial number of permits.
  * @return As tulip_sem_new().
  */
 TULIP_EXTERN int tulip_sem_new_bounded(tulip_sem **out, int value);
 
-/** @brief Free a semaphore (NULL is a no-op); waiters get TULIP_ECLOSED. */
+/**
+ * @brief Free a semaphore (NULL is a no-op); waiters get TULIP_ECLOSED.
+ * @param s The semaphore.
+ */
 TULIP_EXTERN void tulip_sem_free(tulip_sem *s);
 
 /**
  * @brief Take a permit, waiting in FIFO order while none is free.
+ * @param s The semaphore.
  * @return 0 when the task holds a permit.
  * @return -EINVAL if s is NULL.
  * @return -EPERM if not called from a task.
@@ -1590,6 +1728,8 @@ TULIP_EXTERN int tulip_sem_acquire(tulip_sem *s);
 
 /**
  * @brief tulip_sem_acquire() with a deadline of its own.
+ * @param s The semaphore.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_sem_acquire(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_sem_acquire_until(tulip_sem *s, int64_t deadline_ns);
@@ -1597,6 +1737,7 @@ TULIP_EXTERN int tulip_sem_acquire_until(tulip_sem *s, int64_t deadline_ns);
 /**
  * @brief Take a permit if one is free and nobody waits. Callable outside
  * tasks.
+ * @param s The semaphore.
  * @return 0 on success.
  * @return -EINVAL if s is NULL.
  * @return -EAGAIN if it would have to wait.
@@ -1606,6 +1747,7 @@ TULIP_EXTERN int tulip_sem_try_acquire(tulip_sem *s);
 /**
  * @brief Give a permit back: to the longest waiting task if any. Callable
  * outside tasks.
+ * @param s The semaphore.
  * @return 0 on success.
  * @return -EINVAL if s is NULL.
  * @return -EOVERFLOW if s is bounded and the value would exceed its initial
@@ -1613,7 +1755,11 @@ TULIP_EXTERN int tulip_sem_try_acquire(tulip_sem *s);
  */
 TULIP_EXTERN int tulip_sem_release(tulip_sem *s);
 
-/** @brief The number of free permits (-EINVAL for NULL). */
+/**
+ * @brief The number of free permits (-EINVAL for NULL).
+ * @param s The semaphore.
+ * @return The number of free permits (-EINVAL for NULL).
+ */
 TULIP_EXTERN int tulip_sem_value(const tulip_sem *s);
 
 /** @brief A barrier for a fixed number of tasks (asyncio.Barrier). */
@@ -1629,7 +1775,10 @@ typedef struct tulip_barrier tulip_barrier;
  */
 TULIP_EXTERN int tulip_barrier_new(tulip_barrier **out, int parties);
 
-/** @brief Free a barrier (NULL is a no-op); waiters get TULIP_ECLOSED. */
+/**
+ * @brief Free a barrier (NULL is a no-op); waiters get TULIP_ECLOSED.
+ * @param b The barrier.
+ */
 TULIP_EXTERN void tulip_barrier_free(tulip_barrier *b);
 
 /**
@@ -1655,6 +1804,10 @@ TULIP_EXTERN int tulip_barrier_wait(tulip_barrier *b, int *index);
 
 /**
  * @brief tulip_barrier_wait() with a deadline of its own.
+ * @param b The barrier.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @param[out] index The arrival index, 0 to parties-1, the last arrival being
+ *        parties-1 (may be NULL).
  * @return As tulip_barrier_wait(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_barrier_wait_until(tulip_barrier *b, int64_t deadline_ns,
@@ -1663,6 +1816,7 @@ TULIP_EXTERN int tulip_barrier_wait_until(tulip_barrier *b, int64_t deadline_ns,
 /**
  * @brief Break the barrier: waiters and later callers get TULIP_EBROKEN
  * until tulip_barrier_reset().
+ * @param b The barrier.
  * @return 0, or -EINVAL if b is NULL.
  */
 TULIP_EXTERN int tulip_barrier_abort(tulip_barrier *b);
@@ -1670,15 +1824,28 @@ TULIP_EXTERN int tulip_barrier_abort(tulip_barrier *b);
 /**
  * @brief Return to the empty, unbroken state; current waiters get
  * TULIP_EBROKEN.
+ * @param b The barrier.
  * @return 0, or -EINVAL if b is NULL.
  */
 TULIP_EXTERN int tulip_barrier_reset(tulip_barrier *b);
 
-/** @brief How many tasks wait now (-EINVAL for NULL). */
+/**
+ * @brief How many tasks wait now (-EINVAL for NULL).
+ * @param b The barrier.
+ * @return How many tasks wait now (-EINVAL for NULL).
+ */
 TULIP_EXTERN int tulip_barrier_n_waiting(const tulip_barrier *b);
-/** @brief The number of parties (-EINVAL for NULL). */
+/**
+ * @brief The number of parties (-EINVAL for NULL).
+ * @param b The barrier.
+ * @return The number of parties (-EINVAL for NULL).
+ */
 TULIP_EXTERN int tulip_barrier_parties(const tulip_barrier *b);
-/** @brief Whether the barrier is broken (false for NULL). */
+/**
+ * @brief Whether the barrier is broken (false for NULL).
+ * @param b The barrier.
+ * @return true if the barrier is broken (false for NULL).
+ */
 TULIP_EXTERN bool tulip_barrier_broken(const tulip_barrier *b);
 
 /** @brief A queue of `void *` items (asyncio.Queue, LifoQueue,
@@ -1717,6 +1884,7 @@ TULIP_EXTERN int tulip_queue_new(tulip_queue **out,
 /**
  * @brief Free a queue (NULL is a no-op); waiters get TULIP_ECLOSED. Items
  * still queued are dropped (they are the caller's).
+ * @param q The queue.
  */
 TULIP_EXTERN void tulip_queue_free(tulip_queue *q);
 
@@ -1724,6 +1892,8 @@ TULIP_EXTERN void tulip_queue_free(tulip_queue *q);
  * @brief Put an item, waiting while a bounded queue is full. An item put
  * while tasks wait in tulip_queue_get() goes straight to the longest
  * waiting one.
+ * @param q The queue.
+ * @param item The item to put.
  * @return 0 when the item is in the queue (or handed to a getter).
  * @return -EINVAL if q is NULL.
  * @return -EPERM if not called from a task.
@@ -1738,6 +1908,9 @@ TULIP_EXTERN int tulip_queue_put(tulip_queue *q, void *item);
 
 /**
  * @brief tulip_queue_put() with a deadline of its own.
+ * @param q The queue.
+ * @param item The item to put.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_queue_put(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_queue_put_until(tulip_queue *q, void *item,
@@ -1745,6 +1918,8 @@ TULIP_EXTERN int tulip_queue_put_until(tulip_queue *q, void *item,
 
 /**
  * @brief Put without waiting (put_nowait). Callable outside tasks.
+ * @param q The queue.
+ * @param item The item to put.
  * @return 0 on success.
  * @return -EINVAL if q is NULL.
  * @return -EAGAIN if the queue is full (QueueFull).
@@ -1771,6 +1946,9 @@ TULIP_EXTERN int tulip_queue_get(tulip_queue *q, void **item);
 
 /**
  * @brief tulip_queue_get() with a deadline of its own.
+ * @param q The queue.
+ * @param[out] item The item (set to NULL on failure).
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_queue_get(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_queue_get_until(tulip_queue *q, void **item,
@@ -1778,6 +1956,8 @@ TULIP_EXTERN int tulip_queue_get_until(tulip_queue *q, void **item,
 
 /**
  * @brief Take an item without waiting (get_nowait). Callable outside tasks.
+ * @param q The queue.
+ * @param[out] item The item (set to NULL on failure).
  * @return 0 on success.
  * @return -EINVAL if q or item is NULL.
  * @return -EAGAIN if the queue is empty (QueueEmpty).
@@ -1788,6 +1968,7 @@ TULIP_EXTERN int tulip_queue_try_get(tulip_queue *q, void **item);
 /**
  * @brief Mark one item taken earlier as processed; join() returns once
  * every item put has been marked.
+ * @param q The queue.
  * @return 0 on success.
  * @return -EINVAL if q is NULL.
  * @return -EOVERFLOW if called more times than items were put.
@@ -1796,6 +1977,7 @@ TULIP_EXTERN int tulip_queue_task_done(tulip_queue *q);
 
 /**
  * @brief Wait until every item put has been marked with task_done().
+ * @param q The queue.
  * @return 0 when there is no unfinished item.
  * @return -EINVAL if q is NULL.
  * @return -EPERM if not called from a task.
@@ -1807,6 +1989,8 @@ TULIP_EXTERN int tulip_queue_join(tulip_queue *q);
 
 /**
  * @brief tulip_queue_join() with a deadline of its own.
+ * @param q The queue.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_queue_join(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_queue_join_until(tulip_queue *q, int64_t deadline_ns);
@@ -1828,11 +2012,23 @@ TULIP_EXTERN int tulip_queue_join_until(tulip_queue *q, int64_t deadline_ns);
  */
 TULIP_EXTERN int tulip_queue_shutdown(tulip_queue *q, bool immediate);
 
-/** @brief The number of items queued (-EINVAL for NULL). */
+/**
+ * @brief The number of items queued (-EINVAL for NULL).
+ * @param q The queue.
+ * @return The number of items queued (-EINVAL for NULL).
+ */
 TULIP_EXTERN long tulip_queue_size(const tulip_queue *q);
-/** @brief Whether q has no item (true for NULL). */
+/**
+ * @brief Whether q has no item (true for NULL).
+ * @param q The queue.
+ * @return true if q has no item (true for NULL).
+ */
 TULIP_EXTERN bool tulip_queue_empty(const tulip_queue *q);
-/** @brief Whether a bounded q is full (never for unbounded or NULL). */
+/**
+ * @brief Whether a bounded q is full (never for unbounded or NULL).
+ * @param q The queue.
+ * @return true if a bounded q is full (never for unbounded or NULL).
+ */
 TULIP_EXTERN bool tulip_queue_full(const tulip_queue *q);
 
 /** @brief A memory channel of `void *` messages (trio memory channels, Go
@@ -1866,6 +2062,7 @@ TULIP_EXTERN int tulip_chan_new(tulip_chan **out, size_t capacity);
 /**
  * @brief Free a channel (NULL is a no-op); waiters get TULIP_ECLOSED.
  * Buffered messages are dropped (they are the caller's).
+ * @param ch The channel.
  */
 TULIP_EXTERN void tulip_chan_free(tulip_chan *ch);
 
@@ -1882,6 +2079,8 @@ TULIP_EXTERN int tulip_chan_open(tulip_chan *ch, int side);
 /**
  * @brief Remove a user of a side; the last one closes it (see
  * tulip_chan_new() for what closing does to the waiters).
+ * @param ch The channel.
+ * @param side TULIP_CHAN_SEND or TULIP_CHAN_RECV.
  * @return 0 on success.
  * @return -EINVAL if ch is NULL or side is neither.
  * @return TULIP_ECLOSED if that side is closed already.
@@ -1891,6 +2090,8 @@ TULIP_EXTERN int tulip_chan_close(tulip_chan *ch, int side);
 /**
  * @brief Send a message, waiting while the buffer is full (or, for a
  * rendezvous, until a receiver takes it).
+ * @param ch The channel.
+ * @param msg The message to send.
  * @return 0 when the message is buffered or taken by a receiver.
  * @return -EINVAL if ch is NULL.
  * @return -EPERM if not called from a task.
@@ -1905,6 +2106,9 @@ TULIP_EXTERN int tulip_chan_send(tulip_chan *ch, void *msg);
 
 /**
  * @brief tulip_chan_send() with a deadline of its own.
+ * @param ch The channel.
+ * @param msg The message to send.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_chan_send(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_chan_send_until(tulip_chan *ch, void *msg,
@@ -1912,6 +2116,8 @@ TULIP_EXTERN int tulip_chan_send_until(tulip_chan *ch, void *msg,
 
 /**
  * @brief Send without waiting. Callable outside tasks.
+ * @param ch The channel.
+ * @param msg The message to send.
  * @return As tulip_chan_send(), with -EAGAIN where it would wait.
  */
 TULIP_EXTERN int tulip_chan_try_send(tulip_chan *ch, void *msg);
@@ -1932,6 +2138,9 @@ TULIP_EXTERN int tulip_chan_recv(tulip_chan *ch, void **msg);
 
 /**
  * @brief tulip_chan_recv() with a deadline of its own.
+ * @param ch The channel.
+ * @param[out] msg The message (NULL on failure; may be NULL to drop it).
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
  * @return As tulip_chan_recv(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_chan_recv_until(tulip_chan *ch, void **msg,
@@ -1939,11 +2148,17 @@ TULIP_EXTERN int tulip_chan_recv_until(tulip_chan *ch, void **msg,
 
 /**
  * @brief Receive without waiting. Callable outside tasks.
+ * @param ch The channel.
+ * @param[out] msg The message (NULL on failure; may be NULL to drop it).
  * @return As tulip_chan_recv(), with -EAGAIN where it would wait.
  */
 TULIP_EXTERN int tulip_chan_try_recv(tulip_chan *ch, void **msg);
 
-/** @brief How many messages are buffered (-EINVAL for NULL). */
+/**
+ * @brief How many messages are buffered (-EINVAL for NULL).
+ * @param ch The channel.
+ * @return How many messages are buffered (-EINVAL for NULL).
+ */
 TULIP_EXTERN long tulip_chan_size(const tulip_chan *ch);
 
 /** @brief One operation of tulip_chan_select(). */
@@ -1982,6 +2197,11 @@ TULIP_EXTERN int tulip_chan_select(struct tulip_chan_op *ops, size_t n,
 
 /**
  * @brief tulip_chan_select() with a deadline of its own.
+ * @param ops The operations.
+ * @param n How many.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @param[out] index The index of the operation that completed or failed (may be
+ *        NULL; unchanged on -EINVAL, -EPERM and timeouts).
  * @return As tulip_chan_select(); -ETIMEDOUT also when deadline_ns passes.
  */
 TULIP_EXTERN int tulip_chan_select_until(struct tulip_chan_op *ops, size_t n,
@@ -1989,6 +2209,10 @@ TULIP_EXTERN int tulip_chan_select_until(struct tulip_chan_op *ops, size_t n,
 
 /**
  * @brief tulip_chan_select() without waiting. Callable outside tasks.
+ * @param ops The operations.
+ * @param n How many.
+ * @param[out] index The index of the operation that completed or failed (may be
+ *        NULL; unchanged on -EINVAL, -EPERM and timeouts).
  * @return As tulip_chan_select(), with -EAGAIN if no operation is ready.
  */
 TULIP_EXTERN int tulip_chan_try_select(struct tulip_chan_op *ops, size_t n,
