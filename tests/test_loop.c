@@ -23,6 +23,8 @@
 /* A string literal as a callback argument (log_cb only reads it). */
 #define L(s) ((void *)(uintptr_t)(s))
 
+TestSuite(loop, .timeout = 20);
+
 /* ---- a log of what ran, in order ----------------------------------------- */
 
 static char logbuf[4096];

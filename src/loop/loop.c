@@ -68,6 +68,7 @@ int tulip_loop_new(tulip_loop **out, const struct tulip_loop_opts *opts)
     loop->ready_tail = &loop->ready_head;
     loop->virtual_clock = opts && opts->virtual_clock;
     loop->wakefd = -1;
+    loop->dispatched = TULIP__LOOP_POLL_BUDGET; /* the first pass polls */
     int rc = tulip__backend_init(&loop->backend, ops);
     if (rc < 0)
         goto out_free_loop;
