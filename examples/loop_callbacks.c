@@ -115,18 +115,24 @@ static void display_date(void *arg)
     }
 }
 
+/* loop.close(), keeping the first error. */
+static int close_loop(tulip_loop *loop, int rc)
+{
+    int close_rc = tulip_loop_close(loop);
+
+    if (close_rc < 0)
+        fail("tulip_loop_close", close_rc);
+    return rc < 0 ? rc : close_rc;
+}
+
 /* loop.run_forever(), then loop.close() whatever happened (finally:). */
 static int run_forever_and_close(tulip_loop *loop)
 {
     int rc = tulip_loop_run_forever(loop);
-    int close_rc;
 
     if (rc < 0)
         fail("tulip_loop_run_forever", rc);
-    close_rc = tulip_loop_close(loop);
-    if (close_rc < 0)
-        return fail("tulip_loop_close", close_rc);
-    return rc;
+    return close_loop(loop, rc);
 }
 
 static int hello_world_main(const struct tulip_loop_opts *opts)
@@ -139,8 +145,7 @@ static int hello_world_main(const struct tulip_loop_opts *opts)
     rc = tulip_call_soon(loop, hello_world, loop, NULL);
     if (rc < 0) {
         fail("tulip_call_soon", rc);
-        tulip_loop_close(loop);
-        return rc;
+        return close_loop(loop, rc);
     }
     return run_forever_and_close(loop);
 }
@@ -156,8 +161,7 @@ static int display_date_main(const struct tulip_loop_opts *opts,
     rc = tulip_call_soon(dd->loop, display_date, dd, NULL);
     if (rc < 0) {
         fail("tulip_call_soon", rc);
-        tulip_loop_close(dd->loop);
-        return rc;
+        return close_loop(dd->loop, rc);
     }
     return run_forever_and_close(dd->loop);
 }
