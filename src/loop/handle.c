@@ -16,18 +16,28 @@
 
 #include <errno.h>
 
+_Static_assert(sizeof(tulip_handle) == 64, "a handle is one cache line");
+
 #define SLAB_FIRST 32u
 #define SLAB_MAX 4096u
 
 struct tulip__handle_slab {
     struct tulip__handle_slab *next; /* all slabs of the loop */
-    size_t count;                    /* handles in h[] */
-    tulip_handle h[];                /* the handles */
+    size_t count;                    /* handles that follow */
 };
 
+/* A slab is its header, then count handles from the first 64-byte boundary
+ * after it: a handle is 64 bytes, one cache line, never two. */
 static size_t handle_slab_bytes(size_t count)
 {
-    return sizeof(struct tulip__handle_slab) + count * sizeof(tulip_handle);
+    return sizeof(struct tulip__handle_slab) + 63 +
+           count * sizeof(tulip_handle);
+}
+
+static tulip_handle *handle_slab_first(struct tulip__handle_slab *s)
+{
+    uintptr_t p = (uintptr_t)(s + 1);
+    return (tulip_handle *)((p + 63) & ~(uintptr_t)63);
 }
 
 static tulip_handle *handle_alloc(tulip_loop *loop)
@@ -45,12 +55,13 @@ static tulip_handle *handle_alloc(tulip_loop *loop)
     s->count = n;
     loop->slabs = s;
     loop->slab_next = n < SLAB_MAX ? n * 2 : n;
-    /* Keep h[0] and chain the rest in address order. */
+    /* Keep the first and chain the rest in address order. */
+    h = handle_slab_first(s);
     for (size_t i = n - 1; i > 0; i--) {
-        s->h[i].u.cb.next = (struct tulip__cb *)(void *)loop->handle_free;
-        loop->handle_free = &s->h[i];
+        h[i].u.cb.next = (struct tulip__cb *)(void *)loop->handle_free;
+        loop->handle_free = &h[i];
     }
-    return &s->h[0];
+    return h;
 }
 
 /* Drop the reference `bit`; the last one returns h to the free list. */

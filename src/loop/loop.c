@@ -239,6 +239,10 @@ static void loop_run_batch(tulip_loop *loop)
     }
     loop->pending_count = 0;
     for (size_t i = 0; i < loop->due_count; i++) {
+        /* due[] is in deadline order, the timers are anywhere in memory:
+         * fetch a few ahead (a mass expiry otherwise waits on each). */
+        if (i + 8 < loop->due_count && loop->due[i + 8])
+            __builtin_prefetch(loop->due[i + 8]);
         struct tulip__timer *t = loop->due[i];
         if (!t)
             continue; /* stopped meanwhile */

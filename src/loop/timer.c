@@ -54,9 +54,12 @@ static void timer_sift_up(struct tulip__heap_entry *heap, size_t i,
     timer_heap_set(heap, i, e);
 }
 
-/* Put e at index i (a hole) and move it down; last is the last used index. */
-static void timer_sift_down(struct tulip__heap_entry *heap, size_t i,
-                            size_t last, struct tulip__heap_entry e)
+/* Put e at index i (a hole) and move it down; last is the last used index.
+ * With track false, the moved timers' heap_index are left stale (the bulk
+ * move of tulip__timer_move_due rewrites them all afterwards). */
+static inline __attribute__((always_inline)) void
+timer_sift_down_x(struct tulip__heap_entry *heap, size_t i, size_t last,
+                  struct tulip__heap_entry e, bool track)
 {
     for (;;) {
         size_t c = 4 * i - 8;
@@ -69,10 +72,22 @@ static void timer_sift_down(struct tulip__heap_entry *heap, size_t i,
                 m = k;
         if (!timer_heap_less(heap[m], e))
             break;
-        timer_heap_set(heap, i, heap[m]);
+        if (track)
+            timer_heap_set(heap, i, heap[m]);
+        else
+            heap[i] = heap[m];
         i = m;
     }
-    timer_heap_set(heap, i, e);
+    if (track)
+        timer_heap_set(heap, i, e);
+    else
+        heap[i] = e;
+}
+
+static void timer_sift_down(struct tulip__heap_entry *heap, size_t i,
+                            size_t last, struct tulip__heap_entry e)
+{
+    timer_sift_down_x(heap, i, last, e, true);
 }
 
 /* Remove the entry at heap index i. */
@@ -175,18 +190,41 @@ void tulip__loop_timer_stop(tulip_loop *loop, struct tulip__timer *t)
  * Move every timer whose deadline has come (deadline <= now) from the heap
  * to due[], in (deadline, sequence) order. asyncio moves timers with
  * when < now + clock_resolution; with a nanosecond clock that is <= now.
+ *
+ * Keeping every timer's heap_index right costs a write to a random timer
+ * per level of every pop, the bulk of the cost when many timers fall due
+ * together. Nothing can read those indexes until this function returns, so
+ * once the timers moved outnumber an eighth of those left, the remaining
+ * pops leave them stale and one sweep over the heap rewrites them at the
+ * end. The sweep costs at most 8 writes per timer moved, so the worst case
+ * stays O(log n) per timer, and a mass expiry (all timers due) skips most
+ * of the writes.
  */
 void tulip__timer_move_due(tulip_loop *loop, int64_t now_ns)
 {
     struct tulip__heap_entry *heap = loop->heap;
     size_t n = loop->due_count;
+    size_t moved = 0;
+    bool bulk = false;
     while (loop->heap_size && heap[HEAP_ROOT].deadline_ns <= now_ns) {
         struct tulip__timer *t = heap[HEAP_ROOT].t;
-        timer_heap_remove(loop, HEAP_ROOT);
+        if (!bulk) {
+            timer_heap_remove(loop, HEAP_ROOT);
+            bulk = ++moved * 8 >= loop->heap_size;
+        } else {
+            size_t last = HEAP_ROOT + --loop->heap_size;
+            if (last != HEAP_ROOT)
+                timer_sift_down_x(heap, HEAP_ROOT, last - 1, heap[last], false);
+        }
+        if (loop->heap_size)
+            __builtin_prefetch(heap[HEAP_ROOT].t, 1);
         t->heap_index = TULIP__TIMER_DUE | n;
         loop->due[n++] = t;
     }
     loop->due_count = n;
+    if (bulk)
+        for (size_t i = HEAP_ROOT; i < HEAP_ROOT + loop->heap_size; i++)
+            heap[i].t->heap_index = i;
 }
 
 void tulip__timer_free_all(tulip_loop *loop)
