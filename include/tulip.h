@@ -1242,8 +1242,9 @@ TULIP_EXTERN int tulip_check_cancel(void);
  * does; with it, every task is waited for and results holds each one's code.
  * If the calling task is cancelled, or a deadline of its scopes passes, while
  * waiting, every unfinished task is cancelled (as cancelling a gather does)
- * and the call returns at once. Unfinished tasks' results are set to
- * -EINPROGRESS.
+ * and the call returns at once. On every return but -EINVAL, -EPERM and
+ * -ENOMEM, results holds the result of each finished task and -EINPROGRESS
+ * for the unfinished ones.
  * @param tasks The tasks (borrowed).
  * @param n Their number (0 returns at once).
  * @param[out] results n results in argument order (may be NULL).
@@ -1313,6 +1314,9 @@ TULIP_EXTERN int tulip_wait_for(tulip_task *t, int64_t timeout_ns, int *result);
  * @return fn's result if it returned in time.
  * @return -ETIMEDOUT if the timeout passed while fn ran (fn saw -ETIMEDOUT
  *         from its suspending calls and returned).
+ * @return -ECANCELED if the timeout passed but the calling task is also
+ *         cancelled: -ECANCELED wins, so that an outside cancel is never
+ *         turned into a timeout.
  * @return -EINVAL if fn is NULL.
  * @return -EPERM if not called from a task.
  */

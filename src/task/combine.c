@@ -66,6 +66,21 @@ static void cancel_unfinished(tulip_task *const *tasks, size_t n)
             tulip_task_cancel(tasks[i]);
 }
 
+/* Results of the finished tasks (read, so never reported as unretrieved)
+ * and -EINPROGRESS for the others. Every return after the arguments were
+ * checked fills them, the cancelled ones included, as tulip.h says. */
+static void gather_results(tulip_task *const *tasks, size_t n, int *results)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (task_done(tasks[i]))
+            tasks[i]->retrieved = 1;
+        if (results)
+            results[i] = task_done(tasks[i]) ? tasks[i]->result : -EINPROGRESS;
+    }
+}
+
 int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
                  unsigned flags)
 {
@@ -80,6 +95,7 @@ int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
         return -EPERM;
     rc = tulip__task_check(t);
     if (rc) {
+        gather_results(tasks, n, results);
         cancel_unfinished(tasks, n);
         return rc;
     }
@@ -100,18 +116,14 @@ int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
             /* Cancelling a gather cancels what it gathers. */
             nodes_disarm(nodes, n);
             tulip__free(nodes, n * sizeof(*nodes) + 1);
+            gather_results(tasks, n, results);
             cancel_unfinished(tasks, n);
             return rc;
         }
     }
     nodes_disarm(nodes, n);
     tulip__free(nodes, n * sizeof(*nodes) + 1);
-    for (i = 0; i < n; i++) {
-        if (task_done(tasks[i]))
-            tasks[i]->retrieved = 1;
-        if (results)
-            results[i] = task_done(tasks[i]) ? tasks[i]->result : -EINPROGRESS;
-    }
+    gather_results(tasks, n, results);
     return err;
 }
 
@@ -225,7 +237,12 @@ int tulip_wait_for_fn(tulip_task_fn *fn, void *arg, int64_t timeout_ns)
      * and the deadline passed afterwards. */
     expired = s.state_ == -ETIMEDOUT;
     tulip_scope_exit(&s);
-    return expired ? -ETIMEDOUT : rc;
+    if (!expired)
+        return rc;
+    /* A cancel that came with the deadline wins, as everywhere: fn saw
+     * -ECANCELED, and reporting -ETIMEDOUT would turn an outside cancel
+     * into a timeout (the asyncio bug of C.3, gh-86296). */
+    return tulip__scope_check(t) == -ECANCELED ? -ECANCELED : -ETIMEDOUT;
 }
 
 /* The iteration keeps, in one allocation, a waiter node and a "taken" flag
