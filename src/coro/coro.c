@@ -207,14 +207,35 @@ static void thread_prepare(void)
 
 /* ---- coroutines ---------------------------------------------------------- */
 
-/* First code on a new stack. */
+/* Leave the running coroutine `from` for good, for `to`. Inlined into both
+ * ways out (coro_start and tulip__coro_exit). */
+static inline __attribute__((always_inline, noreturn)) void
+coro_leave(struct tulip__coro *from, struct tulip__coro *to)
+{
+    cur = to;
+    asan_start(from, to, 1);
+    tsan_switch(from, to);
+    tulip__ctx_switch(&from->ctx, &to->ctx);
+    tulip__panic("finished coroutine resumed");
+}
+
+/*
+ * First code on a new stack (entered by a jump, so it leaves no return
+ * address on the CPU's return-stack predictor). A body that returns leaves
+ * for co->exit_to from here: the final switch is then the only call left
+ * unreturned on this stack, as in a plain switch, so the resumer's own
+ * returns after it are still predicted (tulip__coro_exit from deeper frames
+ * costs a mispredicted return per frame left behind).
+ */
 static void coro_start(void *p)
 {
     struct tulip__coro *co = p;
 
     asan_finish(NULL);
     co->entry(co->arg);
-    tulip__panic("coroutine body returned");
+    if (!co->exit_to)
+        tulip__panic("coroutine body returned");
+    coro_leave(co, co->exit_to);
 }
 
 int tulip__coro_init(struct tulip__coro *co, size_t size, void (*entry)(void *),
@@ -229,6 +250,7 @@ int tulip__coro_init(struct tulip__coro *co, size_t size, void (*entry)(void *),
         return rc;
     co->entry = entry;
     co->arg = arg;
+    co->exit_to = NULL;
     tulip__ctx_make(&co->ctx, co->stack.lo, co->stack.size, coro_start, co);
 #if TULIP_HAVE_ASAN
     co->asan_fake = NULL;
@@ -271,11 +293,5 @@ void tulip__coro_switch(struct tulip__coro *to)
 
 void tulip__coro_exit(struct tulip__coro *to)
 {
-    struct tulip__coro *from = tulip__coro_current();
-
-    cur = to;
-    asan_start(from, to, 1);
-    tsan_switch(from, to);
-    tulip__ctx_switch(&from->ctx, &to->ctx);
-    tulip__panic("finished coroutine resumed");
+    coro_leave(tulip__coro_current(), to);
 }

@@ -71,7 +71,8 @@ struct slab {
 struct stack_pool {
     struct stack_class *cls; /* one per stack size in use */
     size_t ncls;
-    struct slab *slabs; /* every mapping, for teardown */
+    struct stack_class *last; /* the class used last: the fast path */
+    struct slab *slabs;       /* every mapping, for teardown */
     size_t nslabs;
     size_t slabs_cap;
     size_t reserved; /* bytes of address space in slabs */
@@ -142,12 +143,16 @@ size_t tulip__stack_round(size_t size)
 
 static struct stack_class *class_get(struct stack_pool *sp, size_t size)
 {
-    struct stack_class *c;
+    struct stack_class *c = sp->last;
     size_t i;
 
+    /* Nearly every program uses one size: remember the last class. It is
+     * reset below whenever cls moves, so it never dangles. */
+    if (tulip__likely(c != NULL && c->size == size))
+        return c;
     for (i = 0; i < sp->ncls; i++)
         if (sp->cls[i].size == size)
-            return &sp->cls[i];
+            return sp->last = &sp->cls[i];
     c = tulip__realloc(sp->cls, sp->ncls * sizeof(*c),
                        (sp->ncls + 1) * sizeof(*c));
     if (!c)
@@ -157,7 +162,7 @@ static struct stack_class *class_get(struct stack_pool *sp, size_t size)
     memset(c, 0, sizeof(*c));
     c->size = size;
     c->slab_slots = SLAB_SLOTS_FIRST;
-    return c;
+    return sp->last = c;
 }
 
 /* Install the guard region [p, p + TULIP_STACK_GUARD). */
@@ -234,7 +239,9 @@ static int carve(struct stack_pool *sp, struct stack_class *c, char **lo)
     return 0;
 }
 
-int tulip__stack_get(size_t size, struct tulip__stack *st)
+/* Everything but the fast path of tulip__stack_get(). */
+static __attribute__((noinline)) int stack_get_slow(size_t size,
+                                                    struct tulip__stack *st)
 {
     struct stack_pool *sp = pool_get();
     struct stack_class *c;
@@ -278,7 +285,8 @@ static void make_cold(struct stack_class *c, char *lo)
     c->cold[c->cold_len++] = lo;
 }
 
-void tulip__stack_put(struct tulip__stack *st)
+/* Everything but the fast path of tulip__stack_put(). */
+static __attribute__((noinline)) void stack_put_slow(struct tulip__stack *st)
 {
     struct stack_pool *sp = pool_get();
     struct stack_class *c;
@@ -305,6 +313,45 @@ void tulip__stack_put(struct tulip__stack *st)
         c->warm_head = (c->warm_head + 1) % WARM_CAP;
     }
     st->lo = NULL;
+}
+
+/*
+ * The fast paths, taken when a coroutine of the size used last is created or
+ * finishes and the warm ring has a stack (or room for one): a handful of
+ * instructions and no call, since creating and finishing a coroutine is meant
+ * to cost about as much as two switches. They live apart from the slow paths
+ * so that the compiler does not save registers for the slow ones first.
+ * ASan builds always take the slow path of put, which unpoisons the stack.
+ */
+int tulip__stack_get(size_t size, struct tulip__stack *st)
+{
+    struct stack_pool *sp = pool;
+    struct stack_class *c = sp ? sp->last : NULL;
+
+    if (tulip__likely(c != NULL && c->size == size && c->warm_len)) {
+        c->warm_len--;
+        st->lo = c->warm[(c->warm_head + c->warm_len) % WARM_CAP];
+        st->size = size;
+        c->in_use++;
+        return 0;
+    }
+    return stack_get_slow(size, st);
+}
+
+void tulip__stack_put(struct tulip__stack *st)
+{
+    struct stack_pool *sp = pool;
+    struct stack_class *c = sp ? sp->last : NULL;
+
+    if (tulip__likely(!TULIP_HAVE_ASAN && TULIP_STACK_CACHE > 0 && c &&
+                      st->lo && c->size == st->size && c->in_use &&
+                      c->warm_len < WARM_CAP)) {
+        c->in_use--;
+        c->warm[(c->warm_head + c->warm_len++) % WARM_CAP] = st->lo;
+        st->lo = NULL;
+        return;
+    }
+    stack_put_slow(st);
 }
 
 int tulip_set_stack_size(size_t bytes)

@@ -75,13 +75,14 @@ tulip__ctx_make:
 
     .type   tulip__ctx_entry, %function
     .p2align 4
-/* First code of a new context: fn(arg), which never returns. */
+/* First code of a new context: fn(arg), which never returns; entered by a
+ * branch with a null link register, not blr (see x86_64/switch.S). */
 tulip__ctx_entry:
     .cfi_startproc
     .cfi_undefined x30              /* the outermost frame, for unwinders */
     mov     x0, x20
-    blr     x19
-    brk     #0
+    mov     x30, xzr                /* no return: see x86_64/switch.S */
+    br      x19
     .cfi_endproc
     .size   tulip__ctx_entry, .-tulip__ctx_entry
 

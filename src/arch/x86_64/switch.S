@@ -100,13 +100,19 @@ tulip__ctx_make:
 
     .type   tulip__ctx_entry, @function
     .p2align 4
-/* First code of a new context: fn(arg), which never returns. */
+/*
+ * First code of a new context: fn(arg), which never returns. It is entered
+ * by a jump with a null return address (which also ends unwinding) rather
+ * than a call: a call would leave an entry on the CPU's return-stack
+ * predictor that no return ever takes, and the resumer's next return after
+ * the coroutine's final switch would be mispredicted.
+ */
 tulip__ctx_entry:
     .cfi_startproc
     .cfi_undefined rip              /* the outermost frame, for unwinders */
     movq    %r13, %rdi
-    callq   *%r12
-    ud2
+    pushq   $0                      /* rsp as after a call: 8 mod 16 */
+    jmpq    *%r12
     .cfi_endproc
     .size   tulip__ctx_entry, .-tulip__ctx_entry
 
