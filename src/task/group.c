@@ -194,7 +194,16 @@ int tulip_group_wait(tulip_group *g)
     if (t->outer_shield_depth == g->scope.depth_)
         t->outer_shield_depth = 0;
     t->groups = g->outer;
-    rc = g->first_error ? g->first_error : outside;
+    /* Look outside once more at the end: a parent cancelled before the
+     * call with no child left to wait for, or cancelled while draining
+     * shielded (after tulip_group_cancel() or a child's failure), must
+     * still get -ECANCELED, not 0 (asyncio's gh-155433). Outer states are
+     * sticky, so this only adds to what was seen while waiting. */
+    rc = tulip__scope_check_from(t, g->scope.outer_);
+    if (!rc)
+        rc = outside;
+    if (g->first_error)
+        rc = g->first_error;
     tulip__free(g, sizeof(*g));
     return rc;
 }
