@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "tulip/version.h"
 
@@ -2221,6 +2222,122 @@ TULIP_EXTERN int tulip_chan_select_until(struct tulip_chan_op *ops, size_t n,
  */
 TULIP_EXTERN int tulip_chan_try_select(struct tulip_chan_op *ops, size_t n,
                                        size_t *index);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup io File descriptors
+ *
+ * Non-blocking I/O in tasks: a call that cannot complete at once suspends
+ * the calling task until its fd is ready, then retries. The fd must be in
+ * non-blocking mode (O_NONBLOCK). Deadlines and cancellation apply as to
+ * every suspending call. Writes to sockets never raise SIGPIPE: a closed
+ * peer is -EPIPE on that connection only.
+ *
+ * A loop keeps a record per fd it has waited on; close such fds with
+ * tulip_fd_close() (or call tulip_fd_forget() before close()), so that a
+ * new fd with the same number does not inherit the old registration.
+ *  @{ */
+
+#define TULIP_READ 1u  /**< wait until readable (or end of file, or error) */
+#define TULIP_WRITE 2u /**< wait until writable (or error) */
+
+/**
+ * @brief Wait until fd is ready for one event.
+ * @param fd A non-blocking fd.
+ * @param event TULIP_READ or TULIP_WRITE.
+ * @return 0 when it is ready (readiness can be spurious: retry the
+ *         operation, and wait again if it would block).
+ * @return -EINVAL if fd is negative or event is not exactly one of the two.
+ * @return -EPERM if not called from a task.
+ * @return -EBADF if tulip_fd_close() closed fd while waiting.
+ * @return -ECANCELED if the task is cancelled.
+ * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @return -ENOMEM if out of memory.
+ * @return Another negative errno from the poller (-EPERM for a regular
+ *         file with epoll, -EBADF for a closed fd).
+ */
+TULIP_EXTERN int tulip_fd_wait(int fd, unsigned event);
+
+/**
+ * @brief tulip_fd_wait() with a deadline of its own.
+ * @param fd A non-blocking fd.
+ * @param event TULIP_READ or TULIP_WRITE.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_fd_wait(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_fd_wait_until(int fd, unsigned event,
+                                     int64_t deadline_ns);
+
+/**
+ * @brief Read up to n bytes, waiting until at least one is there.
+ * @return The number of bytes read, 0 at end of file.
+ * @return -EINVAL if fd is negative or buf is NULL with n > 0.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return -EBADF if tulip_fd_close() closed fd while waiting.
+ * @return Another negative errno of read(2) (-ECONNRESET ...).
+ */
+TULIP_EXTERN ssize_t tulip_read(int fd, void *buf, size_t n);
+
+/** @brief tulip_read() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN ssize_t tulip_read_until(int fd, void *buf, size_t n,
+                                      int64_t deadline_ns);
+
+/**
+ * @brief Write all n bytes, waiting whenever the fd is full.
+ * @return n once everything is written.
+ * @return -EINVAL if fd is negative or buf is NULL with n > 0.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call (some bytes
+ *         may have been written already).
+ * @return -EPIPE if the peer has closed (no SIGPIPE for sockets).
+ * @return Another negative errno of write(2) (-ECONNRESET ...).
+ */
+TULIP_EXTERN ssize_t tulip_write(int fd, const void *buf, size_t n);
+
+/** @brief tulip_write() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN ssize_t tulip_write_until(int fd, const void *buf, size_t n,
+                                       int64_t deadline_ns);
+
+/**
+ * @brief Close fd: tasks waiting on it wake with -EBADF, its callbacks are
+ * removed, then close(2).
+ * @return 0, or -EBADF / another negative errno from close(2).
+ */
+TULIP_EXTERN int tulip_fd_close(int fd);
+
+/**
+ * @brief Drop the running loop's record of fd (waking its waiters with
+ * -EBADF and removing its callbacks) without closing it.
+ * @param fd The fd; nothing happens if the loop has no record of it.
+ */
+TULIP_EXTERN void tulip_fd_forget(int fd);
+
+/**
+ * @brief Call fn(arg) on every pass in which fd is readable (asyncio's
+ * add_reader); adding again replaces the callback.
+ * @return 0 on success.
+ * @return -EINVAL if loop or fn is NULL or fd is negative.
+ * @return -ENOMEM if out of memory.
+ * @return Another negative errno from the poller (-EBADF, -EPERM ...).
+ */
+TULIP_EXTERN int tulip_add_reader(tulip_loop *loop, int fd,
+                                  tulip_callback_fn *fn, void *arg);
+
+/** @brief As tulip_add_reader(), for writability. */
+TULIP_EXTERN int tulip_add_writer(tulip_loop *loop, int fd,
+                                  tulip_callback_fn *fn, void *arg);
+
+/**
+ * @brief Remove the reader callback of fd.
+ * @return 1 if one was removed, 0 if there was none, -EINVAL for bad
+ *         arguments.
+ */
+TULIP_EXTERN int tulip_remove_reader(tulip_loop *loop, int fd);
+
+/** @brief As tulip_remove_reader(), for the writer callback. */
+TULIP_EXTERN int tulip_remove_writer(tulip_loop *loop, int fd);
 
 /** @} */
 

@@ -238,6 +238,11 @@ void tulip__task_wake_waiter(struct tulip__waiter *w, void *value, int code)
 
 int tulip__task_check(struct tulip_task *t)
 {
+    /* Every suspending call starts here, so the common case (no scope
+     * entered) is answered without the walk in scope.c: with no scopes,
+     * only the task's own cancellation applies. */
+    if (tulip__likely(t->scopes == NULL))
+        return t->cancelled ? -ECANCELED : 0;
     return tulip__scope_check(t);
 }
 
@@ -598,6 +603,8 @@ static int tasks_close_hook(tulip_loop *loop)
     while (ts->pub.all)
         task_destroy(ts->pub.all);
     tulip__agen_close_loop(&ts->pub);
+    if (ts->pub.io_close)
+        ts->pub.io_close(loop);
     while ((t = ts->cache) != NULL) {
         ts->cache = t->cache_next;
         tulip__free(t, sizeof(*t));

@@ -157,6 +157,8 @@ struct tulip__tasks {
     size_t count;
     unsigned long long next_id;
     struct tulip__agen *agens; /* generators first resumed in a task */
+    void *io;                  /* the I/O layer's per-loop state */
+    void (*io_close)(tulip_loop *loop); /* frees it at loop close */
 };
 
 /* Generators registered for tulip_shutdown_gens() (agen.c). */
