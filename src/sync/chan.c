@@ -18,9 +18,14 @@
  * sets sel->done, which makes the other nodes stale: a channel skips (and
  * unlinks) a stale node when it meets one at the head of a queue, so a
  * select completes exactly one operation. A node is also stale once its
- * task stopped waiting (woken by its timer or a cancel, which unlink only
- * the task's own node); the select unlinks and frees all its nodes when it
- * resumes.
+ * task stopped waiting: woken by its timer or a cancel, which unlink only
+ * the task's own node, or destroyed by tulip_loop_close(). To see that
+ * without ever reading the task (which may be freed by then), the select
+ * parks the task's own node in sel->anchor, a queue of its own: whatever
+ * ends the wait other than a channel unlinks it, so an empty anchor means
+ * the select is gone. The select unlinks and frees all its nodes when it
+ * resumes (a task destroyed while selecting never resumes: its record
+ * stays allocated, and its nodes are unlinked as channels meet them).
  */
 #include "../prefix.h"
 #include "sync.h"
@@ -39,9 +44,10 @@ struct sel_node {
 };
 
 struct sel {
-    bool done;              /* one operation completed: the rest is stale */
-    size_t n;               /* nodes */
-    struct sel_node node[]; /* one per operation with a channel */
+    bool done;                  /* an operation completed: the rest is stale */
+    size_t n;                   /* nodes */
+    struct tulip__waitq anchor; /* holds the task's own node while it waits */
+    struct sel_node node[];     /* one per operation with a channel */
 };
 
 struct tulip_chan {
@@ -91,8 +97,9 @@ static struct tulip__waiter *live_head(struct tulip__waitq *q)
     while ((w = q->head) != NULL) {
         if (!is_sel(w))
             return w; /* a plain waiter in a queue is always waiting */
-        if (!sel_node_of(w)->sel->done && w->task->state == TULIP__TASK_WAITING)
-            return w;
+        struct sel *sel = sel_node_of(w)->sel;
+        if (!sel->done && sel->anchor.head)
+            return w; /* never read w->task: it may be freed */
         tulip__waitq_remove(w);
     }
     return NULL;
@@ -419,6 +426,7 @@ static int select_wait(struct tulip_task *t, struct tulip_chan_op *ops,
         return -ENOMEM;
     s->done = false;
     s->n = count;
+    s->anchor.head = s->anchor.tail = NULL;
     for (i = 0; i < n; i++) {
         struct sel_node *node = &s->node[k];
         if (!ops[i].chan)
@@ -432,7 +440,9 @@ static int select_wait(struct tulip_task *t, struct tulip_chan_op *ops,
                           &node->w);
         k++;
     }
+    tulip__waitq_push(&s->anchor, &t->waiter);
     rc = tulip__task_suspend(t, deadline_ns);
+    tulip__waitq_remove(&t->waiter); /* gone already unless -ENOMEM */
     if (rc == 0) {
         won = t->wake_value;
         rc = t->wake_code;
