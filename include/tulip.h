@@ -1492,6 +1492,9 @@ TULIP_EXTERN void tulip_lock_free(tulip_lock *l);
  * @return -ECANCELED if the task is cancelled (the lock is not held).
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  * @return TULIP_ECLOSED if l was freed while waiting.
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer.
+ * @note The lock belongs to the task that acquired it. A task that returns
+ *       while holding it leaves it locked for good (as asyncio's would be).
  */
 TULIP_EXTERN int tulip_lock_acquire(tulip_lock *l);
 
@@ -1581,6 +1584,7 @@ TULIP_EXTERN bool tulip_event_is_set(const tulip_event *e);
  * @return -ECANCELED if the task is cancelled.
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  * @return TULIP_ECLOSED if e was freed while waiting.
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer.
  */
 TULIP_EXTERN int tulip_event_wait(tulip_event *e);
 
@@ -1639,6 +1643,8 @@ TULIP_EXTERN tulip_lock *tulip_cond_lock(const tulip_cond *c);
  * @return -ECANCELED if the task is cancelled (lock held).
  * @return -ETIMEDOUT if a deadline of the task's scopes passed (lock held).
  * @return TULIP_ECLOSED if c was freed while waiting (lock held).
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer (lock
+ *         held).
  */
 TULIP_EXTERN int tulip_cond_wait(tulip_cond *c);
 
@@ -1728,6 +1734,7 @@ TULIP_EXTERN void tulip_sem_free(tulip_sem *s);
  * @return -ECANCELED if the task is cancelled (no permit taken).
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  * @return TULIP_ECLOSED if s was freed while waiting.
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer.
  */
 TULIP_EXTERN int tulip_sem_acquire(tulip_sem *s);
 
@@ -1804,6 +1811,7 @@ TULIP_EXTERN void tulip_barrier_free(tulip_barrier *b);
  * @return -ECANCELED if the task is cancelled.
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  * @return TULIP_ECLOSED if b was freed while waiting.
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer.
  */
 TULIP_EXTERN int tulip_barrier_wait(tulip_barrier *b, int *index);
 
@@ -1904,7 +1912,8 @@ TULIP_EXTERN void tulip_queue_free(tulip_queue *q);
  * @return -EPERM if not called from a task.
  * @return TULIP_ESHUTDOWN if the queue is shut down, or is shut down while
  *         waiting (the item was not put).
- * @return -ENOMEM if an unbounded queue could not grow.
+ * @return -ENOMEM if an unbounded queue could not grow, or out of memory to
+ *         arm the wait's deadline timer (the item was not put).
  * @return -ECANCELED if the task is cancelled (the item was not put).
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  * @return TULIP_ECLOSED if q was freed while waiting.
@@ -1946,6 +1955,7 @@ TULIP_EXTERN int tulip_queue_try_put(tulip_queue *q, void *item);
  * @return -ECANCELED if the task is cancelled (no item taken).
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  * @return TULIP_ECLOSED if q was freed while waiting.
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer.
  */
 TULIP_EXTERN int tulip_queue_get(tulip_queue *q, void **item);
 
@@ -1989,6 +1999,7 @@ TULIP_EXTERN int tulip_queue_task_done(tulip_queue *q);
  * @return -ECANCELED if the task is cancelled.
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  * @return TULIP_ECLOSED if q was freed while waiting.
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer.
  */
 TULIP_EXTERN int tulip_queue_join(tulip_queue *q);
 
@@ -2103,7 +2114,8 @@ TULIP_EXTERN int tulip_chan_close(tulip_chan *ch, int side);
  * @return TULIP_ECLOSED if the sending side is closed.
  * @return -EPIPE if the receiving side is closed (broken channel), also
  *         while waiting (the message was not delivered).
- * @return -ENOMEM if an unbounded channel could not grow.
+ * @return -ENOMEM if an unbounded channel could not grow, or out of memory
+ *         to arm the wait's deadline timer.
  * @return -ECANCELED if the task is cancelled (the message was not sent).
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  */
@@ -2137,6 +2149,7 @@ TULIP_EXTERN int tulip_chan_try_send(tulip_chan *ch, void *msg);
  * @return TULIP_EOF if the sending side is closed and nothing is buffered.
  * @return TULIP_ECLOSED if the receiving side is closed.
  * @return -ECANCELED if the task is cancelled (nothing taken).
+ * @return -ENOMEM if out of memory to arm the wait's deadline timer.
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
  */
 TULIP_EXTERN int tulip_chan_recv(tulip_chan *ch, void **msg);
@@ -2193,9 +2206,14 @@ struct tulip_chan_op {
  * @return -EINVAL if ops is NULL, n is 0, an operation has a bad dir, or no
  *         operation has a channel.
  * @return -EPERM if not called from a task.
- * @return -ENOMEM if the wait could not be registered.
+ * @return -ENOMEM if the wait could not be registered (its record or its
+ *         deadline timer).
  * @return -ECANCELED if the task is cancelled (no operation done).
  * @return -ETIMEDOUT if a deadline of the task's scopes passed.
+ * @note A select records its wait on the heap (one node per operation) and
+ *       frees the record when it returns. A task that never returns from it
+ *       because tulip_loop_close() destroyed it leaves its record allocated;
+ *       the channels skip its nodes safely.
  */
 TULIP_EXTERN int tulip_chan_select(struct tulip_chan_op *ops, size_t n,
                                    size_t *index);
