@@ -929,11 +929,13 @@ struct tulip_task_opts {
  * loop's next pass (asyncio.create_task).
  * @param[out] out A reference to the task for the caller, or NULL if the
  *        caller does not want one (the loop then owns the task).
- * @param loop The loop that runs it.
+ * @param loop The loop that runs it; NULL for the loop of the calling task
+ *        (or the loop running on this thread), as asyncio.create_task uses
+ *        the running loop.
  * @param fn The body.
  * @param arg Its argument (borrowed: it must outlive the task).
  * @return 0 on success.
- * @return -EINVAL if loop or fn is NULL.
+ * @return -EINVAL if fn is NULL, or loop is NULL outside a running loop.
  * @return -ENOMEM if out of memory or address space for the stack.
  */
 TULIP_EXTERN int tulip_spawn(tulip_task **out, tulip_loop *loop,

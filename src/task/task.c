@@ -320,6 +320,8 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
 
     if (out)
         *out = NULL;
+    if (!loop) /* asyncio.create_task: the running loop */
+        loop = cur_task ? cur_task->loop : tulip_loop_current();
     if (!loop || !fn)
         return -EINVAL;
     size = tulip__stack_round(opts ? opts->stack_size : 0);
