@@ -18,8 +18,9 @@
 // 2M hand-offs per metric in 5 batches (median batch). Build with
 // `go build sync_go.go`; run pinned (taskset -c 0: GOMAXPROCS is then 1, a
 // single-threaded scheduler like the loops it is compared with). --smoke: a
-// tiny run; --cpu: time with the process's CPU time instead of the wall
-// clock (for a loaded machine).
+// tiny run. Time is the process's CPU time (CLOCK_PROCESS_CPUTIME_ID, all
+// threads: the runtime's own work counts), as in bench_sync.c; --wall: the
+// wall clock instead.
 package main
 
 import (
@@ -29,19 +30,22 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 const batches = 5
 
-var useCPU bool
+var useWall bool
 
 func now() int64 {
-	if useCPU {
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		return ru.Utime.Nano() + ru.Stime.Nano()
+	if useWall {
+		return time.Now().UnixNano()
 	}
-	return time.Now().UnixNano()
+	var ts syscall.Timespec
+	const clockProcessCPUTimeID = 2
+	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTimeID,
+		uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
 }
 
 func report(name string, v float64, unit string) {
@@ -127,8 +131,8 @@ func main() {
 	for _, a := range os.Args[1:] {
 		if a == "--smoke" {
 			n = 10000
-		} else if a == "--cpu" {
-			useCPU = true
+		} else if a == "--wall" {
+			useWall = true
 		}
 	}
 	report("sync.lock_handoff", measure(n, lockBatch), "ns/op")
