@@ -17,7 +17,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A callback watcher of tulip_add_reader()/tulip_add_writer(). */
@@ -95,6 +98,9 @@ static struct fd_rec *rec_get(tulip_loop *loop, int fd, int create)
         return NULL;
     r->io.fn = fd_ready;
     r->io.fd = fd;
+    /* Interest outlives its waiters (it is dropped lazily), so the watcher
+     * must not keep the loop running: the waiting tasks do (fd_wait). */
+    r->io.weak = true;
     r->loop = loop;
     st->fds[fd] = r;
     return r;
@@ -161,7 +167,9 @@ int tulip__fd_wait(struct tulip_task *t, int fd, unsigned event,
         return rc;
     tulip__waitq_push(event == TULIP_READ ? &r->readers : &r->writers,
                       &t->waiter);
+    tulip__loop_ref(t->loop);
     rc = tulip__task_suspend(t, deadline_ns);
+    tulip__loop_unref(t->loop);
     if (rc == TULIP__DEADLINE)
         return -ETIMEDOUT;
     return rc ? rc : t->wake_code;
@@ -294,7 +302,38 @@ ssize_t tulip_read(int fd, void *buf, size_t n)
     return tulip_read_until(fd, buf, n, TULIP_FOREVER);
 }
 
-/* write(2), but never SIGPIPE on a socket: send(MSG_NOSIGNAL) there. */
+/*
+ * write(2) to a pipe or another non-socket without SIGPIPE: block the signal
+ * in this thread around the write, and if the write raised it (EPIPE) while
+ * none was pending before, take it back with a zero-timeout sigtimedwait.
+ * Two extra syscalls per write; sockets use send(MSG_NOSIGNAL) instead. The
+ * same trick as curl's sigpipe_ignore and OpenSSL's apps.
+ */
+static ssize_t write_blocking_sigpipe(int fd, const void *buf, size_t n)
+{
+    static const struct timespec zero = {0, 0};
+    sigset_t pipe_set, old, pending;
+    bool was_pending;
+    ssize_t w;
+    int err;
+
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    sigpending(&pending);
+    was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    w = write(fd, buf, n);
+    err = errno;
+    if (w < 0 && err == EPIPE && !was_pending) {
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = err;
+    return w;
+}
+
+/* write(2), but never SIGPIPE: send(MSG_NOSIGNAL) on a socket. */
 static ssize_t write_nosig(struct fd_rec *r, int fd, const void *buf, size_t n)
 {
     ssize_t w;
@@ -309,7 +348,7 @@ static ssize_t write_nosig(struct fd_rec *r, int fd, const void *buf, size_t n)
         if (r)
             r->kind = KIND_OTHER;
     }
-    return write(fd, buf, n);
+    return write_blocking_sigpipe(fd, buf, n);
 }
 
 ssize_t tulip_write_until(int fd, const void *buf, size_t n,

@@ -100,6 +100,7 @@ int tulip__loop_io_start(tulip_loop *loop, struct tulip__io *io, int fd,
     }
     io->active = true;
     loop->io_active++;
+    loop->io_weak += io->weak;
     return 0;
 }
 
@@ -127,6 +128,7 @@ void tulip__loop_io_stop(tulip_loop *loop, struct tulip__io *io)
     }
     io->active = false;
     loop->io_active--;
+    loop->io_weak -= io->weak;
     /* Only a narrowing MOD can fail here (the fd was closed and reused
      * behind our back); the registration is then simply forgotten. */
     if (io_sync(loop, io->fd) < 0) {

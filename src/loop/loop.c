@@ -157,8 +157,8 @@ void tulip__loop_set_close_hook(tulip_loop *loop, int (*hook)(tulip_loop *loop))
 /* Whether tulip_loop_run() has anything left to wait for. */
 static bool loop_alive(tulip_loop *loop)
 {
-    return loop->ready_head || loop->heap_size || loop->io_active ||
-           loop->refs > 0 ||
+    return loop->ready_head || loop->heap_size ||
+           loop->io_active > loop->io_weak || loop->refs > 0 ||
            atomic_load_explicit(&loop->async_pending, memory_order_relaxed);
 }
 

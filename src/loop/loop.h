@@ -110,6 +110,8 @@ struct tulip__io {
     int fd;                                             /* read-only */
     unsigned events;                                    /* read-only */
     void (*fn)(struct tulip__io *io, unsigned revents); /* set by the owner */
+    bool weak; /* set by the owner before starting: an active weak watcher
+                  does not keep tulip_loop_run() going (libuv's uv_unref) */
     /* private */
     struct tulip__io *fd_next; /* next watcher of the same fd */
     size_t pending_index;      /* slot in the pass's pending list, or -1 */

@@ -97,6 +97,7 @@ struct tulip_loop {
     size_t pending_count;       /* used slots of pending */
     size_t pending_cap;         /* capacity: one slot per active watcher */
     size_t io_active;           /* active watchers */
+    size_t io_weak;             /* of which weak (no keep-alive) */
     size_t io_fds;              /* fds registered for watchers */
 
     /* the poller */
