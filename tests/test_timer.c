@@ -334,3 +334,93 @@ Test(timer, internal_report_reaches_handler)
     cr_assert_eq(reports, 1);
     cr_assert_eq(tulip_loop_close(loop), 0);
 }
+
+/* ---- mass expiry (timer_bulk_move) ----------------------------------------
+ */
+
+static struct rec_timer *bulk_victim;
+
+static void bulk_first(struct tulip__timer *t)
+{
+    rec_fire(t);
+    if (bulk_victim) {
+        cr_expect(tulip__timer_armed(&bulk_victim->t));
+        tulip__loop_timer_stop(cur, &bulk_victim->t);
+        bulk_victim = NULL;
+    }
+}
+
+static void check_fire_order(int from, int to)
+{
+    for (int i = from + 1; i < to; i++)
+        cr_assert(fired_at[i - 1] < fired_at[i] ||
+                      (fired_at[i - 1] == fired_at[i] &&
+                       fired_seq[i - 1] < fired_seq[i]),
+                  "fire order at %d", i);
+}
+
+/* Two thirds of 20k timers are past due (with many equal deadlines), the
+ * rest in the future: one pass fires exactly the due ones in (deadline,
+ * seq) order, a due timer stopped by the first callback does not fire, and
+ * the heap left behind is valid. */
+Test(timer, bulk_expiry)
+{
+    enum { N = 20000 };
+    static struct rec_timer ts[N];
+    tulip_loop *loop = cur = new_vloop();
+    srand(777);
+    nfired = 0;
+    int past = 0;
+    for (int i = 0; i < N; i++) {
+        ts[i].id = i;
+        tulip__timer_init(&ts[i].t, i == 0 ? bulk_first : rec_fire);
+        int64_t d =
+            i == 0 ? -1000 : (i % 3 ? -(rand() % 300) : 1 + rand() % 500);
+        past += d <= 0;
+        cr_assert_eq(tulip__loop_timer_start(loop, &ts[i].t, d), 0);
+    }
+    bulk_victim = &ts[1]; /* past due: i % 3 != 0 */
+    check_heap(loop);
+    cr_assert_eq(tulip_loop_run_once(loop), 1);
+    cr_assert_eq(nfired, past - 1);
+    cr_assert_eq(fired[0], 0);
+    for (int i = 0; i < nfired; i++)
+        cr_assert_neq(fired[i], 1, "the stopped timer fired");
+    check_fire_order(0, nfired);
+    cr_assert_leq(fired_at[nfired - 1], 0);
+    check_heap(loop);
+    cr_assert_eq(loop->heap_size, (size_t)(N - past));
+    /* stop some of the rest, then let them all fire */
+    int stopped = 0;
+    for (int i = 0; i < N; i += 9)
+        if (tulip__timer_armed(&ts[i].t)) {
+            tulip__loop_timer_stop(loop, &ts[i].t);
+            stopped++;
+        }
+    check_heap(loop);
+    int before = nfired;
+    cr_assert_eq(tulip_loop_run(loop), 0);
+    cr_assert_eq(nfired - before, N - past - stopped);
+    check_fire_order(before, nfired);
+    cr_assert_eq(tulip_loop_close(loop), 0);
+}
+
+/* All due at once, the public way: the heap's latest deadline has passed. */
+Test(timer, bulk_expiry_all_due)
+{
+    enum { N = 5000 };
+    static struct rec_timer ts[N];
+    tulip_loop *loop = cur = new_vloop();
+    srand(99);
+    nfired = 0;
+    for (int i = 0; i < N; i++) {
+        tulip__timer_init(&ts[i].t, rec_fire);
+        tulip__loop_timer_start(loop, &ts[i].t, rand() % 100);
+    }
+    loop->virtual_now = 100; /* white-box: jump past every deadline */
+    cr_assert_eq(tulip_loop_run_once(loop), 0);
+    cr_assert_eq(nfired, N);
+    check_fire_order(0, N);
+    cr_assert_eq(loop->heap_size, 0);
+    cr_assert_eq(tulip_loop_close(loop), 0);
+}

@@ -3,7 +3,7 @@
  * Public callbacks: tulip_call_soon/later/at and their handles (asyncio's
  * Handle and TimerHandle). A handle embeds the loop's intrusive ready entry
  * or timer, so scheduling costs no allocation beyond taking a handle from
- * the loop's free list; handles come in slabs (doubling from 32 to 4096)
+ * the loop's free list; handles come in slabs (doubling from 32 to 8192)
  * that are freed when the loop closes.
  *
  * A handle has up to two references: the loop's while it is scheduled, and
@@ -16,52 +16,63 @@
 
 #include <errno.h>
 
-_Static_assert(sizeof(tulip_handle) == 64, "a handle is one cache line");
-
 #define SLAB_FIRST 32u
-#define SLAB_MAX 4096u
+#define SLAB_MAX 8192u
+
+/* A call_soon whose caller did not ask for the handle can never be
+ * cancelled or inspected: it is a bare 32-byte entry, half a handle, which
+ * halves the memory a big batch of callbacks touches. */
+struct soon_entry {
+    struct tulip__cb cb;   /* ready entry, then free-list link */
+    tulip_callback_fn *fn; /* the callback */
+    void *arg;             /* its argument */
+};
+
+_Static_assert(sizeof(tulip_handle) == 64, "a handle is one cache line");
+_Static_assert(sizeof(struct soon_entry) == 32, "two entries per line");
 
 struct tulip__handle_slab {
     struct tulip__handle_slab *next; /* all slabs of the loop */
-    size_t count;                    /* handles that follow */
+    size_t bytes;                    /* size of this allocation */
 };
 
-/* A slab is its header, then count handles from the first 64-byte boundary
- * after it: a handle is 64 bytes, one cache line, never two. */
-static size_t handle_slab_bytes(size_t count)
+/*
+ * Allocate a slab of *count objects of size bytes (64 or 32), aligned to
+ * their size from the first 64-byte boundary after the header, and chain
+ * all but the first onto *free (linked through their leading tulip__cb).
+ * Slabs double from SLAB_FIRST to SLAB_MAX objects; all are freed when the
+ * loop closes. Returns the first object, or NULL.
+ */
+static void *handle_slab_grow(tulip_loop *loop, size_t size, size_t *count,
+                              struct tulip__cb **free)
 {
-    return sizeof(struct tulip__handle_slab) + 63 +
-           count * sizeof(tulip_handle);
-}
-
-static tulip_handle *handle_slab_first(struct tulip__handle_slab *s)
-{
-    uintptr_t p = (uintptr_t)(s + 1);
-    return (tulip_handle *)((p + 63) & ~(uintptr_t)63);
+    size_t n = *count ? *count : SLAB_FIRST;
+    size_t bytes = sizeof(struct tulip__handle_slab) + 63 + n * size;
+    struct tulip__handle_slab *s = tulip__alloc(bytes);
+    if (!s)
+        return NULL;
+    s->next = loop->slabs;
+    s->bytes = bytes;
+    loop->slabs = s;
+    *count = n < SLAB_MAX ? n * 2 : n;
+    char *first = (char *)(((uintptr_t)(s + 1) + 63) & ~(uintptr_t)63);
+    for (size_t i = n - 1; i > 0; i--) {
+        struct tulip__cb *cb = (struct tulip__cb *)(void *)(first + i * size);
+        cb->next = *free;
+        *free = cb;
+    }
+    return first;
 }
 
 static tulip_handle *handle_alloc(tulip_loop *loop)
 {
-    tulip_handle *h = loop->handle_free;
-    if (tulip__likely(h != NULL)) {
-        loop->handle_free = (tulip_handle *)(void *)h->u.cb.next;
-        return h;
+    struct tulip__cb *cb = loop->handle_free;
+    if (tulip__likely(cb != NULL)) {
+        loop->handle_free = cb->next;
+        return (tulip_handle *)(void *)cb;
     }
-    size_t n = loop->slab_next ? loop->slab_next : SLAB_FIRST;
-    struct tulip__handle_slab *s = tulip__alloc(handle_slab_bytes(n));
-    if (!s)
-        return NULL;
-    s->next = loop->slabs;
-    s->count = n;
-    loop->slabs = s;
-    loop->slab_next = n < SLAB_MAX ? n * 2 : n;
-    /* Keep the first and chain the rest in address order. */
-    h = handle_slab_first(s);
-    for (size_t i = n - 1; i > 0; i--) {
-        h[i].u.cb.next = (struct tulip__cb *)(void *)loop->handle_free;
-        loop->handle_free = &h[i];
-    }
-    return h;
+    return handle_slab_grow(loop, sizeof(tulip_handle), &loop->slab_next,
+                            &loop->handle_free);
 }
 
 /* Drop the reference `bit`; the last one returns h to the free list. */
@@ -72,8 +83,8 @@ static inline void handle_unref(tulip_handle *h, unsigned bit)
         return;
     tulip_loop *loop = h->loop;
     h->state = 0;
-    h->u.cb.next = (struct tulip__cb *)(void *)loop->handle_free;
-    loop->handle_free = h;
+    h->u.cb.next = loop->handle_free;
+    loop->handle_free = &h->u.cb;
 }
 
 static void handle_soon_run(struct tulip__cb *cb)
@@ -116,11 +127,45 @@ static void handle_give(tulip_handle *h, tulip_handle **out)
     }
 }
 
+/* Run a bare entry: it goes back to the free list first, so a callback
+ * that schedules another reuses the same (cached) entry. The loop is the
+ * one running on this thread: entries run only from its pass. */
+static void soon_run(struct tulip__cb *cb)
+{
+    struct soon_entry *e = (struct soon_entry *)(void *)cb;
+    tulip_callback_fn *fn = e->fn;
+    void *arg = e->arg;
+    tulip_loop *loop = tulip__loop_running;
+    cb->next = loop->soon_free;
+    loop->soon_free = cb;
+    fn(arg);
+}
+
+static int soon_entry_push(tulip_loop *loop, tulip_callback_fn *fn, void *arg)
+{
+    struct tulip__cb *cb = loop->soon_free;
+    if (tulip__likely(cb != NULL))
+        loop->soon_free = cb->next;
+    else
+        cb = handle_slab_grow(loop, sizeof(struct soon_entry),
+                              &loop->soon_slab_next, &loop->soon_free);
+    if (tulip__unlikely(!cb))
+        return -ENOMEM;
+    struct soon_entry *e = (struct soon_entry *)(void *)cb;
+    cb->fn = soon_run;
+    e->fn = fn;
+    e->arg = arg;
+    tulip__loop_ready_push(loop, cb);
+    return 0;
+}
+
 int tulip_call_soon(tulip_loop *loop, tulip_callback_fn *fn, void *arg,
                     tulip_handle **out)
 {
     if (tulip__unlikely(!loop || !fn))
         return -EINVAL;
+    if (!out)
+        return soon_entry_push(loop, fn, arg);
     tulip_handle *h = handle_new(loop, fn, arg, 0);
     if (tulip__unlikely(!h))
         return -ENOMEM;
@@ -200,9 +245,10 @@ void tulip__handle_free_all(tulip_loop *loop)
     struct tulip__handle_slab *s = loop->slabs;
     while (s) {
         struct tulip__handle_slab *next = s->next;
-        tulip__free(s, handle_slab_bytes(s->count));
+        tulip__free(s, s->bytes);
         s = next;
     }
     loop->slabs = NULL;
     loop->handle_free = NULL;
+    loop->soon_free = NULL;
 }

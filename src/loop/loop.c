@@ -26,7 +26,7 @@ enum loop_mode {
 
 /* The loop running on this thread: tulip_loop_current(), and the guard
  * against running two loops at once on one thread. */
-static TULIP_TLS tulip_loop *loop_current;
+TULIP_TLS tulip_loop *tulip__loop_running;
 
 static const struct tulip__backend_ops *const loop_backends[] = {
     &tulip__backend_epoll_ops,
@@ -290,10 +290,10 @@ static int loop_run(tulip_loop *loop, enum loop_mode mode)
 {
     if (!loop)
         return -EINVAL;
-    if (loop->running || loop_current)
+    if (loop->running || tulip__loop_running)
         return -EBUSY;
     loop->running = true;
-    loop_current = loop;
+    tulip__loop_running = loop;
     int rc = 0;
     for (;;) {
         bool alive = loop_alive(loop);
@@ -307,7 +307,7 @@ static int loop_run(tulip_loop *loop, enum loop_mode mode)
      * stop_flag too). */
     loop->stopping = false;
     loop->running = false;
-    loop_current = NULL;
+    tulip__loop_running = NULL;
     if (rc == 0 && mode == LOOP_ONCE)
         rc = loop_alive(loop);
     return rc;
@@ -348,7 +348,7 @@ int64_t tulip_loop_time_ns(tulip_loop *loop)
 
 tulip_loop *tulip_loop_current(void)
 {
-    return loop_current;
+    return tulip__loop_running;
 }
 
 const char *tulip_loop_backend(const tulip_loop *loop)

@@ -85,8 +85,9 @@ struct tulip_loop {
     struct tulip__timer **due;      /* due timers of the running pass; a
                                        stopped one leaves NULL */
     size_t due_count;               /* used slots of due */
-    size_t due_cap;                 /* slots of due, >= heap_cap */
+    size_t due_cap;                 /* slots of due, 2 * heap_cap */
     uint64_t timer_seq;             /* insertion order of timers */
+    int64_t heap_max_ns;            /* >= every deadline in the heap */
     int64_t virtual_now;            /* the virtual clock, ns */
 
     /* fd watchers (io.c) */
@@ -110,9 +111,11 @@ struct tulip_loop {
     int wakefd; /* eventfd that wakes a waiting poll */
 
     /* handles (handle.c) */
-    tulip_handle *handle_free;        /* free list, through u.cb.next */
-    struct tulip__handle_slab *slabs; /* all handle memory */
+    struct tulip__cb *handle_free;    /* free handles, through u.cb */
+    struct tulip__cb *soon_free;      /* free bare call_soon entries */
+    struct tulip__handle_slab *slabs; /* all handle and entry memory */
     size_t slab_next;                 /* handles in the next slab */
+    size_t soon_slab_next;            /* entries in the next slab */
     size_t handles_held;              /* handles the caller still holds */
 
     /* liveness, errors, hooks */
@@ -122,6 +125,9 @@ struct tulip_loop {
     void *upper;                     /* the task layer's slot */
     int (*close_hook)(tulip_loop *); /* called first by close */
 };
+
+/* loop.c: the loop running on this thread, or NULL. */
+TULIP_PRIVATE extern TULIP_TLS tulip_loop *tulip__loop_running;
 
 /* clock.c: CLOCK_MONOTONIC in ns. */
 TULIP_PRIVATE int64_t tulip__clock_now_ns(void);
