@@ -3,7 +3,8 @@
  * Combinators over tasks: gather, wait, wait_for, as_completed.
  *
  * Waiting for any of several tasks puts one waiter node of the calling task
- * into each unfinished task's queue (nodes on the heap, never on the stack);
+ * into each unfinished task's queue (nodes on the heap, never on the stack,
+ * held by the task so that a destroy at loop close frees them);
  * the first completion wakes the caller, which looks at every task again,
  * and all nodes leave their queues before the call returns.
  */
@@ -99,7 +100,7 @@ int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
         cancel_unfinished(tasks, n);
         return rc;
     }
-    nodes = tulip__calloc(n * sizeof(*nodes) + 1);
+    nodes = tulip__task_hold(t, n, 0);
     if (!nodes)
         return -ENOMEM;
     for (;;) {
@@ -114,15 +115,13 @@ int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
         rc = tulip__task_suspend(t, TULIP_FOREVER);
         if (rc) {
             /* Cancelling a gather cancels what it gathers. */
-            nodes_disarm(nodes, n);
-            tulip__free(nodes, n * sizeof(*nodes) + 1);
+            tulip__task_unhold(nodes);
             gather_results(tasks, n, results);
             cancel_unfinished(tasks, n);
             return rc;
         }
     }
-    nodes_disarm(nodes, n);
-    tulip__free(nodes, n * sizeof(*nodes) + 1);
+    tulip__task_unhold(nodes);
     gather_results(tasks, n, results);
     return err;
 }
@@ -168,7 +167,7 @@ int tulip_wait(tulip_task *const *tasks, size_t n, enum tulip_wait_mode mode,
         timeout_ns == TULIP_FOREVER
             ? TULIP_FOREVER
             : tulip__deadline_after(tulip__loop_now(t->loop), timeout_ns);
-    nodes = tulip__calloc(n * sizeof(*nodes));
+    nodes = tulip__task_hold(t, n, 0);
     if (!nodes)
         return -ENOMEM;
     while (!wait_satisfied(tasks, n, mode, &count)) {
@@ -180,8 +179,7 @@ int tulip_wait(tulip_task *const *tasks, size_t n, enum tulip_wait_mode mode,
             break;
         }
     }
-    nodes_disarm(nodes, n);
-    tulip__free(nodes, n * sizeof(*nodes));
+    tulip__task_unhold(nodes);
     if (rc < 0)
         return rc;
     wait_satisfied(tasks, n, mode, &count);
@@ -245,8 +243,8 @@ int tulip_wait_for_fn(tulip_task_fn *fn, void *arg, int64_t timeout_ns)
     return tulip__scope_check(t) == -ECANCELED ? -ECANCELED : -ETIMEDOUT;
 }
 
-/* The iteration keeps, in one allocation, a waiter node and a "taken" flag
- * per task. */
+/* The iteration keeps, in one block held by the task (tulip__task_hold), a
+ * waiter node and a "taken" flag per task. */
 static struct tulip__waiter *ac_nodes(struct tulip_as_completed *it)
 {
     return it->mem_;
@@ -272,7 +270,7 @@ int tulip_as_completed_init(struct tulip_as_completed *it,
         return -EINVAL;
     if (!t)
         return -EPERM;
-    it->mem_ = tulip__calloc(n * (sizeof(struct tulip__waiter) + 1) + 1);
+    it->mem_ = tulip__task_hold(t, n, n);
     if (!it->mem_)
         return -ENOMEM;
     it->tasks_ = tasks;
@@ -324,7 +322,6 @@ void tulip_as_completed_done(struct tulip_as_completed *it)
 {
     if (!it || !it->mem_)
         return;
-    nodes_disarm(ac_nodes(it), it->n_);
-    tulip__free(it->mem_, it->n_ * (sizeof(struct tulip__waiter) + 1) + 1);
+    tulip__task_unhold(it->mem_);
     it->mem_ = NULL;
 }

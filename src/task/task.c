@@ -367,6 +367,8 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
     t->wake = TULIP__WAKE_NONE;
     t->cancelled = 0;
     t->retrieved = 0;
+    t->held = NULL;
+    t->wait_ref = NULL;
     if (opts && opts->name) {
         tulip__coro_set_name(&t->co, opts->name);
     } else {
@@ -495,9 +497,11 @@ int tulip_task_join_until(tulip_task *target, int64_t deadline_ns, int *result)
     if (rc)
         return rc;
     if (target->state != TULIP__TASK_DONE) {
-        tulip_task_retain(target);
+        /* Held in t->wait_ref, which a destroy at loop close releases. */
+        t->wait_ref = tulip_task_retain(target);
         tulip__waitq_push(&target->done.waiters, &t->waiter);
         rc = tulip__task_suspend(t, deadline_ns);
+        t->wait_ref = NULL;
         tulip_task_release(target);
         if (rc == TULIP__DEADLINE)
             return -ETIMEDOUT;
@@ -563,6 +567,43 @@ int64_t tulip_now(void)
     return (int64_t)ts.tv_sec * TULIP_SEC + ts.tv_nsec;
 }
 
+/* ---- memory held across waits ------------------------------------------- */
+
+void *tulip__task_hold(struct tulip_task *t, size_t n, size_t extra)
+{
+    size_t bytes =
+        sizeof(struct tulip__held) + n * sizeof(struct tulip__waiter) + extra;
+    struct tulip__held *h = tulip__calloc(bytes);
+
+    if (!h)
+        return NULL;
+    h->bytes = bytes;
+    h->n = n;
+    h->next = t->held;
+    if (h->next)
+        h->next->pprev = &h->next;
+    h->pprev = &t->held;
+    t->held = h;
+    return h + 1;
+}
+
+void tulip__task_unhold(void *block)
+{
+    struct tulip__held *h;
+    struct tulip__waiter *nodes = block;
+    size_t i;
+
+    if (!block)
+        return;
+    h = (struct tulip__held *)block - 1;
+    for (i = 0; i < h->n; i++)
+        tulip__waitq_remove(&nodes[i]);
+    *h->pprev = h->next;
+    if (h->next)
+        h->next->pprev = h->pprev;
+    tulip__free(h, h->bytes);
+}
+
 /* ---- closing the loop -----------------------------------------------------
  */
 
@@ -570,6 +611,15 @@ int64_t tulip_now(void)
 static void task_destroy(struct tulip_task *t)
 {
     report(t, "Task was destroyed but it is pending", 0);
+    /* What its wait holds lives on the heap, pointed to from its abandoned
+     * stack only: give it back (a pending gather, wait, as_completed or
+     * join leaked it before). */
+    while (t->held)
+        tulip__task_unhold(t->held + 1);
+    if (t->wait_ref) {
+        tulip_task_release(t->wait_ref);
+        t->wait_ref = NULL;
+    }
     tulip__waitq_remove(&t->waiter);
     tulip__loop_timer_stop(t->loop, &t->timer);
     tulip__coro_release(&t->co); /* abandons its frames */

@@ -147,6 +147,8 @@ struct tulip_task {
     unsigned char shielded;        /* its current wait is shielded */
     unsigned char retrieved;       /* result read by someone */
     struct tulip_task *cache_next; /* link in the object cache */
+    struct tulip__held *held;      /* heap blocks its waits hold */
+    struct tulip_task *wait_ref;   /* task retained by its current join */
 };
 
 /* The task layer's per-loop state (in the loop's upper slot). */
@@ -156,8 +158,8 @@ struct tulip__tasks {
     struct tulip_task *all; /* unfinished tasks */
     size_t count;
     unsigned long long next_id;
-    struct tulip__agen *agens; /* generators first resumed in a task */
-    void *io;                  /* the I/O layer's per-loop state */
+    struct tulip__agen *agens;          /* generators first resumed in a task */
+    void *io;                           /* the I/O layer's per-loop state */
     void (*io_close)(tulip_loop *loop); /* frees it at loop close */
 };
 
@@ -180,6 +182,24 @@ TULIP_PRIVATE int64_t tulip__scope_deadline(struct tulip_task *t,
 TULIP_PRIVATE int tulip__scope_check(struct tulip_task *t);
 TULIP_PRIVATE int tulip__scope_check_from(struct tulip_task *t,
                                           struct tulip_scope *from);
+
+/* Heap memory that a wait on several objects holds across suspensions
+ * (waiter nodes queued in other tasks, as_completed's state), linked into
+ * its task so that a task destroyed at loop close, its stack abandoned,
+ * still gives it back. The caller's block follows the header. */
+struct tulip__held {
+    struct tulip__held *next;   /* in the task's list */
+    struct tulip__held **pprev; /* the link that points here */
+    size_t bytes;               /* the whole block, header included */
+    size_t n;                   /* waiter nodes at the start of the block */
+};
+
+/* A zeroed block of n waiter nodes followed by extra bytes, held by t;
+ * NULL if out of memory. */
+TULIP_PRIVATE void *tulip__task_hold(struct tulip_task *t, size_t n,
+                                     size_t extra);
+/* Take the block's nodes out of their queues and free it (NULL: no-op). */
+TULIP_PRIVATE void tulip__task_unhold(void *block);
 
 /* Spawn, as a child of group g if not NULL (tulip_spawn_ex otherwise). */
 TULIP_PRIVATE int tulip__task_spawn(tulip_task **out, tulip_loop *loop,

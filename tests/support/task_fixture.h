@@ -83,18 +83,21 @@ static FX_UNUSED size_t fx_stacks_in_use(void)
 static FX_UNUSED int fx_warm_body(void *arg)
 {
     (void)arg;
-    return 0;
+    return tulip_sleep(0);
 }
 
-/* Make the loop. The thread's stack pool keeps its bookkeeping for good, so
- * a first loop with one task warms it before the byte count starts. */
+/* Make the loop. The thread's stack pool keeps its bookkeeping (lists that
+ * grow with the number of live stacks) for good, so a first loop with
+ * FX_WARM_TASKS live tasks warms it before the byte count starts. */
+#define FX_WARM_TASKS 256
 static FX_UNUSED void fx_begin(void)
 {
     struct tulip_loop_opts o = {.virtual_clock = true};
 
     test_alloc_install(&alloc_c);
     cr_assert_eq(tulip_loop_new(&loop, &o), 0);
-    cr_assert_eq(tulip_spawn(NULL, loop, fx_warm_body, NULL), 0);
+    for (int i = 0; i < FX_WARM_TASKS; i++)
+        cr_assert_eq(tulip_spawn(NULL, loop, fx_warm_body, NULL), 0);
     cr_assert_eq(tulip_loop_run(loop), 0);
     cr_assert_eq(tulip_loop_close(loop), 0);
     fx_bytes0 = alloc_c.live_bytes;
