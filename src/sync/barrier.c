@@ -59,7 +59,6 @@ static int barrier_count(const tulip_barrier *b)
 int tulip_barrier_wait_until(tulip_barrier *b, int64_t deadline_ns, int *index)
 {
     struct tulip_task *t = tulip__task_running();
-    intptr_t i = 0;
     int rc;
 
     if (!b)
@@ -74,6 +73,7 @@ int tulip_barrier_wait_until(tulip_barrier *b, int64_t deadline_ns, int *index)
     if (b->hint + 1 >= b->parties)
         b->hint = barrier_count(b);
     if (b->hint + 1 == b->parties) {
+        intptr_t i = 0;
         while (b->waiters.head)
             tulip__task_wake_waiter(b->waiters.head, (void *)i++, 0);
         b->hint = 0;

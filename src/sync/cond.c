@@ -101,14 +101,12 @@ int tulip_cond_wait(tulip_cond *c)
 int tulip_cond_wait_for_until(tulip_cond *c, tulip_cond_pred *pred, void *arg,
                               int64_t deadline_ns)
 {
-    int rc;
-
     if (!c || !pred)
         return -EINVAL;
     if (!tulip__lock_held_by(c->lock, tulip__task_running()))
         return -EPERM;
     while (!pred(arg)) {
-        rc = tulip_cond_wait_until(c, deadline_ns);
+        int rc = tulip_cond_wait_until(c, deadline_ns);
         if (rc)
             return rc;
     }

@@ -164,12 +164,11 @@ static int queue_push(tulip_queue *q, void *item)
 static void *queue_pop(tulip_queue *q)
 {
     void *item;
-    size_t i;
 
     if (q->kind == TULIP_QUEUE_PRIORITY)
         return heap_pop(q);
     if (q->kind == TULIP_QUEUE_LIFO) {
-        i = q->head + --q->len;
+        size_t i = q->head + --q->len;
         return q->buf[i < q->cap ? i : i - q->cap].item;
     }
     item = q->buf[q->head].item;
