@@ -674,3 +674,121 @@ Test(chan, select_of_a_task_destroyed_at_loop_close_is_skipped)
     cr_assert_eq(fx_stacks_in_use(), fx_stacks0);
     test_alloc_remove();
 }
+
+/* ---- a storm: select, deadlines and cancels; every message exactly once -- */
+
+enum { ST_PROD = 6, ST_CONS = 4, ST_MSGS = 60 };
+static unsigned char st_sent[ST_PROD * ST_MSGS];
+static unsigned char st_got[ST_PROD * ST_MSGS];
+static int st_errors;
+static tulip_task *st_tasks[ST_PROD + ST_CONS];
+
+static unsigned st_rand(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 16) & 0x7fff;
+}
+
+static int storm_producer(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    int p = (int)(uintptr_t)arg - 1;
+
+    for (int k = 0; k < ST_MSGS;) {
+        int id = p * ST_MSGS + k;
+        tulip_chan *c = k % 2 ? ch2 : ch;
+        int64_t d = tulip_now() + (st_rand(&seed) % 4) * TULIP_MSEC;
+        int rc = tulip_chan_send_until(c, I(id + 1), d);
+        if (rc == 0) {
+            st_sent[id] = 1;
+            k++;
+            rc = tulip_sleep((st_rand(&seed) % 2) * TULIP_MSEC);
+        }
+        if (rc == -ECANCELED) {
+            return 0;
+        } else if (rc != 0 && rc != -ETIMEDOUT) {
+            st_errors++;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int storm_consumer(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+
+    for (;;) {
+        struct tulip_chan_op ops[2] = {{ch, TULIP_CHAN_RECV, NULL},
+                                       {ch2, TULIP_CHAN_RECV, NULL}};
+        size_t i = 9;
+        int64_t d = tulip_now() + (st_rand(&seed) % 5) * TULIP_MSEC;
+        int rc;
+
+        if (st_rand(&seed) % 2) { /* rotate for fairness */
+            ops[0].chan = ch2;
+            ops[1].chan = ch;
+        }
+        rc = tulip_chan_select_until(ops, 2, d, &i);
+        if (rc == 0) {
+            int id = N(ops[i].msg) - 1;
+            if (id < 0 || id >= ST_PROD * ST_MSGS || st_got[id]++)
+                st_errors++;
+        } else if (rc == -ECANCELED || rc == TULIP_EOF) {
+            return 0;
+        } else if (rc != -ETIMEDOUT) {
+            st_errors++;
+            return rc;
+        }
+    }
+}
+
+static void storm_cancel_cb(void *arg)
+{
+    tulip_task_cancel(st_tasks[(uintptr_t)arg]);
+}
+
+Test(chan, storm_every_message_exactly_once)
+{
+    unsigned seed = 99;
+    void *m;
+    int sent = 0;
+
+    fx_begin();
+    cr_assert_eq(tulip_chan_new(&ch, 0), 0);
+    cr_assert_eq(tulip_chan_new(&ch2, 2), 0);
+    for (int i = 0; i < ST_PROD; i++)
+        st_tasks[i] = fx_spawn(storm_producer, (void *)(uintptr_t)(i + 1));
+    for (int i = 0; i < ST_CONS; i++)
+        st_tasks[ST_PROD + i] =
+            fx_spawn(storm_consumer, (void *)(uintptr_t)(100 + i));
+    /* cancel two producers and two consumers at random moments (one
+     * consumer stays, so the producers always finish) */
+    for (int i = 0; i < 2; i++) {
+        tulip_call_later(loop, (st_rand(&seed) % 30) * TULIP_MSEC + i,
+                         storm_cancel_cb, (void *)(uintptr_t)(i * 3), NULL);
+        tulip_call_later(loop, (st_rand(&seed) % 30) * TULIP_MSEC + 1,
+                         storm_cancel_cb, (void *)(uintptr_t)(ST_PROD + 1 + i),
+                         NULL);
+    }
+    for (int i = 0; i < ST_PROD; i++)
+        fx_run_until(st_tasks[i]);
+    tulip_chan_close(ch, TULIP_CHAN_SEND);
+    tulip_chan_close(ch2, TULIP_CHAN_SEND);
+    fx_run();
+    while (tulip_chan_try_recv(ch2, &m) == 0)
+        st_got[N(m) - 1]++;
+    cr_assert_eq(tulip_chan_try_recv(ch, &m), TULIP_EOF);
+    cr_assert_eq(tulip_chan_try_recv(ch2, &m), TULIP_EOF);
+    cr_assert_eq(st_errors, 0);
+    for (int id = 0; id < ST_PROD * ST_MSGS; id++) {
+        cr_assert_eq(st_got[id], st_sent[id], "message %d: sent %d, got %d", id,
+                     st_sent[id], st_got[id]);
+        sent += st_sent[id];
+    }
+    cr_assert_gt(sent, ST_MSGS * 3, "the storm moved messages: %d", sent);
+    cr_assert_lt(sent, ST_PROD * ST_MSGS, "cancels stopped some: %d", sent);
+    for (int i = 0; i < ST_PROD + ST_CONS; i++)
+        tulip_task_release(st_tasks[i]);
+    ch_end();
+}
