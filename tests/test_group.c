@@ -618,3 +618,49 @@ Test(group, loop_close_with_waiting_group)
     fx_end();
     cr_assert_eq(fx_reports, 3);
 }
+
+/* A group opened inside a shield keeps its children when the parent is
+ * cancelled; one opened outside the shield loses them at once. */
+struct shg {
+    struct kid in_k, out_k;
+    int in_rc, out_rc, body, after;
+    int64_t in_when;
+};
+
+static int shield_groups(void *arg)
+{
+    struct shg *s = arg;
+    struct tulip_scope sh;
+    tulip_group *outer, *inner;
+
+    tulip_group_new(&outer);
+    tulip_group_spawn(outer, kid_body, &s->out_k, NULL, NULL);
+    tulip_scope_enter(&sh, TULIP_FOREVER, TULIP_SCOPE_SHIELD);
+    tulip_group_new(&inner);
+    tulip_group_spawn(inner, kid_body, &s->in_k, NULL, NULL);
+    s->in_rc = tulip_group_wait(inner);
+    s->in_when = tulip_now();
+    tulip_scope_exit(&sh);
+    s->out_rc = tulip_group_wait(outer);
+    s->after = tulip_check_cancel();
+    return 0;
+}
+
+Test(group, shield_keeps_inner_group_children)
+{
+    struct shg s = {.in_k = {2000, 0, 0, 0}, .out_k = {5000, 0, 0, 0}};
+
+    fx_begin();
+    tulip_task *t = fx_spawn(shield_groups, &s);
+    tulip_call_later(loop, TULIP_SEC, cancel_cb, t, NULL);
+    fx_run();
+    cr_assert_eq(s.in_k.saw, 0);
+    cr_assert_eq(s.in_rc, 0);
+    cr_assert_eq(s.in_when, 2 * TULIP_SEC);
+    cr_assert_eq(s.out_k.saw, -ECANCELED);
+    cr_assert_eq(s.out_k.when, TULIP_SEC);
+    cr_assert_eq(s.out_rc, -ECANCELED);
+    cr_assert_eq(s.after, -ECANCELED);
+    tulip_task_release(t);
+    fx_end();
+}

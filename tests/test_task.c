@@ -851,3 +851,115 @@ Test(task, spawn_enomem_on_warm_loop)
     tulip_task_release(t);
     fx_end();
 }
+
+/* ---- more edges ---------------------------------------------------------- */
+
+static int spawn_null_loop(void *arg)
+{
+    tulip_task **child = arg;
+    cr_expect_eq(tulip_spawn(child, NULL, ret_arg, (void *)6), 0);
+    return 0;
+}
+
+static void spawn_null_loop_cb(void *arg)
+{
+    cr_expect_eq(tulip_spawn(NULL, NULL, log_and_return, arg), 0);
+}
+
+Test(task, spawn_null_loop_means_running_loop)
+{
+    tulip_task *child = NULL;
+
+    fx_begin();
+    cr_assert_eq(tulip_spawn(NULL, NULL, ret_arg, NULL), -EINVAL);
+    tulip_task *t = fx_spawn(spawn_null_loop, &child);
+    tulip_call_soon(loop, spawn_null_loop_cb, L("from-cb"), NULL);
+    fx_run();
+    cr_assert_not_null(child);
+    cr_assert_eq(tulip_task_loop(child), loop);
+    cr_assert_eq(fx_result(child), 6);
+    FX_LOG_IS("from-cb");
+    tulip_task_release(child);
+    tulip_task_release(t);
+    fx_end();
+}
+
+static int eager_grandchild(void *arg)
+{
+    (void)arg;
+    log_add("D1");
+    cr_expect_eq(tulip_sleep(0), 0);
+    log_add("D2");
+    return 0;
+}
+
+static int eager_child(void *arg)
+{
+    struct tulip_task_opts o = {.eager = true};
+    tulip_task *self = tulip_task_current();
+
+    (void)arg;
+    log_add("C1");
+    cr_expect_eq(tulip_spawn_ex(NULL, NULL, eager_grandchild, NULL, &o), 0);
+    cr_expect_eq(tulip_task_current(), self);
+    log_add("C2");
+    cr_expect_eq(tulip_sleep(0), 0);
+    log_add("C3");
+    return 0;
+}
+
+static int eager_root(void *arg)
+{
+    struct tulip_task_opts o = {.eager = true};
+    tulip_task *self = tulip_task_current();
+
+    (void)arg;
+    log_add("P1");
+    cr_expect_eq(tulip_spawn_ex(NULL, NULL, eager_child, NULL, &o), 0);
+    cr_expect_eq(tulip_task_current(), self);
+    log_add("P2");
+    return 0;
+}
+
+Test(task, nested_eager_spawns)
+{
+    fx_begin();
+    tulip_task *t = fx_spawn(eager_root, NULL);
+    fx_run();
+    FX_LOG_IS("P1 C1 D1 C2 P2 D2 C3");
+    cr_assert_null(tulip_task_current());
+    tulip_task_release(t);
+    fx_end();
+}
+
+Test(task, join_task_cancelled_before_start)
+{
+    int ran = 0;
+    struct joiner j = {0};
+
+    fx_begin();
+    j.target = fx_spawn(never_runs, &ran);
+    tulip_task_cancel(j.target);
+    tulip_task *w = fx_spawn(join_twice, &j);
+    fx_run();
+    cr_assert_eq(ran, 0);
+    cr_assert_eq(j.rc1, 0);
+    cr_assert_eq(j.r1, -ECANCELED);
+    cr_assert_eq(j.r2, -ECANCELED);
+    tulip_task_release(j.target);
+    tulip_task_release(w);
+    fx_end();
+}
+
+/* A pending task's done-callbacks are dropped at close, never run. */
+Test(task, done_callbacks_of_task_destroyed_at_close)
+{
+    fx_begin();
+    tulip_task *t = fx_spawn(sleeper_100s, NULL);
+    cr_assert_eq(tulip_task_add_done_callback(t, task_done_cb, L("x")), 0);
+    cr_assert_eq(tulip_loop_run_once(loop), 1);
+    tulip_task_release(t);
+    fx_end();
+    cr_assert_str_eq(fx_log, "");
+    cr_assert_eq(fx_reports, 1);
+}
