@@ -24,6 +24,19 @@
 
 #include "tulip.h"
 
+/* Valgrind runs the x87 and SSE arithmetic in round-to-nearest whatever
+ * the control words say (its manual, "Limitations"), though it keeps the
+ * words themselves: the arithmetic check is then left out. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() 0
+#endif
+
 #define V(x) ((void *)(intptr_t)(x))
 #define I(p) ((intptr_t)(p))
 #define KIB ((size_t)1024)
@@ -525,7 +538,8 @@ Test(fp, rounding_modes_are_kept_per_coroutine)
     set_round(RU, RU);
     cr_assert_eq(tulip_gen_next(g, NULL), TULIP_STOP);
     cr_assert_eq(f.seen[2], ROUND(RZ, RU));
-    cr_assert(f.third[0] > f.third[1], "the x87 really rounded as set");
+    cr_assert(UNDER_VALGRIND() || f.third[0] > f.third[1],
+              "the x87 really rounded as set");
     cr_assert_eq(get_round(), ROUND(RU, RU), "main's survive the exit");
     set_round((saved >> 2) & 3u, saved & 3u);
     tulip_gen_free(g);
