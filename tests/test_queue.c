@@ -562,3 +562,110 @@ Test(queue, free_with_waiters)
     cr_assert_eq(j.rc, TULIP_ECLOSED);
     fx_end();
 }
+
+/* ---- a storm: deadlines and cancels; every item exactly once ------------- */
+
+enum { QS_PUT = 5, QS_GET = 4, QS_ITEMS = 60 };
+static unsigned char qs_put[QS_PUT * QS_ITEMS];
+static unsigned char qs_got[QS_PUT * QS_ITEMS];
+static int qs_errors;
+static tulip_task *qs_tasks[QS_PUT + QS_GET];
+
+static unsigned qs_rand(unsigned *seed)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 16) & 0x7fff;
+}
+
+static int storm_putter(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    int p = (int)(uintptr_t)arg - 1;
+
+    for (int k = 0; k < QS_ITEMS;) {
+        int id = p * QS_ITEMS + k;
+        int64_t d = tulip_now() + (qs_rand(&seed) % 4) * TULIP_MSEC;
+        int rc = tulip_queue_put_until(q, I(id + 1), d);
+        if (rc == 0) {
+            qs_put[id] = 1;
+            k++;
+            rc = tulip_sleep((qs_rand(&seed) % 2) * TULIP_MSEC);
+        }
+        if (rc == -ECANCELED)
+            return 0;
+        if (rc != 0 && rc != -ETIMEDOUT) {
+            qs_errors++;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int storm_getter(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+
+    for (;;) {
+        void *item;
+        int64_t d = tulip_now() + (qs_rand(&seed) % 5) * TULIP_MSEC;
+        int rc = tulip_queue_get_until(q, &item, d);
+        if (rc == 0) {
+            int id = N(item) - 1;
+            if (id < 0 || id >= QS_PUT * QS_ITEMS || qs_got[id]++)
+                qs_errors++;
+            tulip_queue_task_done(q);
+        } else if (rc == -ECANCELED || rc == TULIP_ESHUTDOWN) {
+            return 0;
+        } else if (rc != -ETIMEDOUT) {
+            qs_errors++;
+            return rc;
+        }
+    }
+}
+
+static void storm_cancel_cb(void *arg)
+{
+    tulip_task_cancel(qs_tasks[(uintptr_t)arg]);
+}
+
+Test(queue, storm_every_item_exactly_once)
+{
+    unsigned seed = 5;
+    struct op j = {.name = "J"};
+    int put = 0;
+
+    q_begin(TULIP_QUEUE_FIFO, 3);
+    for (int i = 0; i < QS_PUT; i++)
+        qs_tasks[i] = fx_spawn(storm_putter, (void *)(uintptr_t)(i + 1));
+    for (int i = 0; i < QS_GET; i++)
+        qs_tasks[QS_PUT + i] =
+            fx_spawn(storm_getter, (void *)(uintptr_t)(100 + i));
+    for (int i = 0; i < 2; i++) {
+        tulip_call_later(loop, (qs_rand(&seed) % 30) * TULIP_MSEC + i,
+                         storm_cancel_cb, (void *)(uintptr_t)(i * 2), NULL);
+        tulip_call_later(loop, (qs_rand(&seed) % 30) * TULIP_MSEC + 1,
+                         storm_cancel_cb, (void *)(uintptr_t)(QS_PUT + 1 + i),
+                         NULL);
+    }
+    for (int i = 0; i < QS_PUT; i++)
+        fx_run_until(qs_tasks[i]);
+    /* every item put is taken and marked done by the getters still there */
+    tulip_task *tj = fx_spawn(joiner_body, &j);
+    fx_run_until(tj);
+    cr_assert_eq(j.rc, 0);
+    tulip_queue_shutdown(q, false);
+    fx_run();
+    cr_assert_eq(qs_errors, 0);
+    cr_assert_eq(tulip_queue_size(q), 0);
+    for (int id = 0; id < QS_PUT * QS_ITEMS; id++) {
+        cr_assert_eq(qs_got[id], qs_put[id], "item %d: put %d, got %d", id,
+                     qs_put[id], qs_got[id]);
+        put += qs_put[id];
+    }
+    cr_assert_gt(put, QS_ITEMS * 2, "the storm moved items: %d", put);
+    cr_assert_lt(put, QS_PUT * QS_ITEMS, "cancels stopped some: %d", put);
+    for (int i = 0; i < QS_PUT + QS_GET; i++)
+        tulip_task_release(qs_tasks[i]);
+    tulip_task_release(tj);
+    q_end();
+}
