@@ -660,3 +660,35 @@ Test(loop, allocation_failure_persistent)
 {
     alloc_failure_run(true);
 }
+
+static int64_t when_seen[200];
+static int nwhen;
+
+static void note_when(void *arg)
+{
+    when_seen[nwhen++] = *(int64_t *)arg;
+}
+
+/* Deadlines at the ends of the int64 range, many of them at once (the bulk
+ * expiry path), on the real clock: no overflow, exact order. */
+Test(loop, extreme_deadlines)
+{
+    tulip_loop *loop = new_loop(false);
+    static int64_t whens[200];
+    nwhen = 0;
+    for (int i = 0; i < 200; i++) {
+        whens[i] = i % 2 ? INT64_MIN + (199 - i) : -(int64_t)i * TULIP_SEC;
+        cr_assert_eq(tulip_call_at(loop, whens[i], note_when, &whens[i], NULL),
+                     0);
+    }
+    tulip_handle *far;
+    cr_assert_eq(tulip_call_at(loop, INT64_MAX, note_when, &whens[0], &far), 0);
+    cr_assert_eq(tulip_loop_run_once(loop), 1); /* the far one stays */
+    cr_assert_eq(nwhen, 200);
+    for (int i = 1; i < 200; i++)
+        cr_assert_lt(when_seen[i - 1], when_seen[i]);
+    tulip_handle_cancel(far);
+    tulip_handle_release(far);
+    cr_assert_eq(tulip_loop_run(loop), 0);
+    close_loop(loop);
+}

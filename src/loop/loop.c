@@ -174,8 +174,8 @@ static int64_t loop_timeout(tulip_loop *loop, bool may_wait)
         return -1;
     if (loop->virtual_clock)
         return 0; /* the clock jumps instead (phase 4) */
-    int64_t d = loop->heap[3].deadline_ns - tulip__clock_now_ns();
-    return d < 0 ? 0 : d;
+    int64_t first = loop->heap[3].deadline_ns, now = tulip__clock_now_ns();
+    return first <= now ? 0 : first - now; /* no overflow: now >= 0 */
 }
 
 /* Phase 2: poll the backend and mark the ready watchers pending. Skipped

@@ -210,7 +210,8 @@ static struct tulip__heap_entry *timer_bulk_sort(struct tulip__heap_entry *a,
     for (unsigned shift = 0; shift < 64 && (range >> shift); shift += 8) {
         memset(count, 0, sizeof(count));
         for (size_t i = 0; i < k; i++)
-            count[((uint64_t)(a[i].deadline_ns - min) >> shift) & 255]++;
+            count[(((uint64_t)a[i].deadline_ns - (uint64_t)min) >> shift) &
+                  255]++;
         size_t sum = 0;
         for (size_t d = 0; d < 256; d++) {
             size_t c = count[d];
@@ -218,8 +219,8 @@ static struct tulip__heap_entry *timer_bulk_sort(struct tulip__heap_entry *a,
             sum += c;
         }
         for (size_t i = 0; i < k; i++)
-            tmp[count[((uint64_t)(a[i].deadline_ns - min) >> shift) & 255]++] =
-                a[i];
+            tmp[count[(((uint64_t)a[i].deadline_ns - (uint64_t)min) >> shift) &
+                      255]++] = a[i];
         struct tulip__heap_entry *x = a;
         a = tmp;
         tmp = x;
