@@ -84,9 +84,9 @@ static double batch_lifecycle(long n)
 int main(int argc, char **argv)
 {
     int smoke = bench_is_smoke(argc, argv);
-    long n = smoke ? 10000 : 1000000;
-    int batches = smoke ? 3 : 15;
-    double next[15], life[15];
+    long n = smoke ? 10000 : 100000;
+    int batches = smoke ? 3 : 51;
+    double next[51], life[51];
     tulip_gen *g;
     int b, rc;
 

@@ -14,11 +14,12 @@
  *   switch.ratio_vs_raw switch.tulip / switch.raw (the target is <= 1.3)
  *
  * Each variant ping-pongs between the main context and one context on its
- * own stack; a round trip is two switches. The variants run interleaved,
- * batch after batch, and each figure is the median over the batches, so a
- * slice of host preemption lands in one batch of each variant instead of
- * skewing one of them. The bodies store a counter before every switch and
- * the switches are opaque calls, so nothing can be optimised away.
+ * own stack; a round trip is two switches. The variants run interleaved in
+ * short batches (about 5 ms), batch after batch, and each figure is the median
+ * over the batches, so a slice of host preemption lands in one batch of each
+ * variant instead of skewing one of them. The bodies store a counter before
+ * every switch and the switches are opaque calls, so nothing can be optimised
+ * away.
  */
 #include "prefix.h"
 #include "coro/coro.h"
@@ -273,9 +274,9 @@ static void setup(void)
 int main(int argc, char **argv)
 {
     int smoke = bench_is_smoke(argc, argv);
-    long n = smoke ? 20000 : 2000000; /* round trips per batch */
-    int batches = smoke ? 3 : 15;
-    double t[NVAR][15], med[NVAR];
+    long n = smoke ? 20000 : 200000; /* round trips per batch */
+    int batches = smoke ? 3 : 51;
+    double t[NVAR][51], med[NVAR];
     int b, v;
 
     setup();

@@ -47,11 +47,28 @@ TULIP_PRIVATE void tulip__ctx_switch(struct tulip__ctx *from,
                                      struct tulip__ctx *to);
 
 /*
+ * Resume *to and abandon the running context *from for good: none of its
+ * registers are saved, which makes the last switch of a finished coroutine
+ * cheaper than tulip__ctx_switch, and *from is marked dead where the
+ * architecture allows (a null stack pointer: switching to it again faults
+ * at once instead of resuming stale frames). *to gets its own
+ * floating-point control state back.
+ *
+ * It never returns, but is deliberately not declared _Noreturn: compilers
+ * do not turn a call to a noreturn function into a tail jump, and reaching
+ * it by a jump is what keeps the CPU's return-stack predictor in step (see
+ * coro_start() in src/coro/coro.c).
+ */
+TULIP_PRIVATE void tulip__ctx_jump(struct tulip__ctx *from,
+                                   struct tulip__ctx *to);
+
+/*
  * Prepare *ctx so that switching to it calls fn(arg) on the stack
  * [stack_lo, stack_lo + size), which grows down from its top (aligned down to
  * 16 bytes). fn must never return: a finished coroutine switches away for
- * good. The new context starts with the creating thread's floating-point
- * control state.
+ * good. The first switch to the context enters fn by a jump, not a return,
+ * so that the return-stack predictor stays in step. The new context starts with
+ * the creating thread's floating-point control state.
  */
 TULIP_PRIVATE void tulip__ctx_make(struct tulip__ctx *ctx, void *stack_lo,
                                    size_t size, void (*fn)(void *), void *arg);

@@ -208,24 +208,27 @@ static void thread_prepare(void)
 /* ---- coroutines ---------------------------------------------------------- */
 
 /* Leave the running coroutine `from` for good, for `to`. Inlined into both
- * ways out (coro_start and tulip__coro_exit). */
-static inline __attribute__((always_inline, noreturn)) void
+ * ways out (coro_start and tulip__coro_exit). Nothing of `from` is saved:
+ * switching to it again faults (tulip__ctx_jump). It does not return, but
+ * is not declared noreturn, so that coro_start can end in a tail jump. */
+static inline __attribute__((always_inline)) void
 coro_leave(struct tulip__coro *from, struct tulip__coro *to)
 {
     cur = to;
     asan_start(from, to, 1);
     tsan_switch(from, to);
-    tulip__ctx_switch(&from->ctx, &to->ctx);
-    tulip__panic("finished coroutine resumed");
+    tulip__ctx_jump(&from->ctx, &to->ctx);
 }
 
 /*
- * First code on a new stack (entered by a jump, so it leaves no return
- * address on the CPU's return-stack predictor). A body that returns leaves
- * for co->exit_to from here: the final switch is then the only call left
- * unreturned on this stack, as in a plain switch, so the resumer's own
- * returns after it are still predicted (tulip__coro_exit from deeper frames
- * costs a mispredicted return per frame left behind).
+ * First code on a new stack. A body that returns leaves for co->exit_to from
+ * here, by a tail jump to tulip__ctx_jump (in optimised builds). Together
+ * with the first switch into the stack, which is a jump too (switch.S),
+ * that leaves the CPU's return-stack predictor exactly as the resumer's
+ * call to the switch left it: the switch's return and the resumer's own
+ * returns after it are all predicted, and a short-lived coroutine costs no
+ * mispredicted return at all. (tulip__coro_exit from deeper frames costs a
+ * mispredicted return per frame left behind.)
  */
 static void coro_start(void *p)
 {
@@ -294,4 +297,5 @@ void tulip__coro_switch(struct tulip__coro *to)
 void tulip__coro_exit(struct tulip__coro *to)
 {
     coro_leave(tulip__coro_current(), to);
+    __builtin_unreachable();
 }

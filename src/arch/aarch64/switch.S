@@ -43,9 +43,42 @@ tulip__ctx_switch:
     ldp     d12, d13, [sp, #128]
     ldp     d14, d15, [sp, #144]
     add     sp, sp, #160
+    adr     x9, tulip__ctx_entry
+    cmp     x30, x9
+    b.eq    1f
     ret
+    /* A context never run yet: enter it by a branch (see x86_64/switch.S). */
+1:  mov     x0, x20
+    mov     x30, xzr
+    br      x19
     .cfi_endproc
     .size   tulip__ctx_switch, .-tulip__ctx_switch
+
+    .globl  tulip__ctx_jump
+    .hidden tulip__ctx_jump
+    .type   tulip__ctx_jump, %function
+    .p2align 4
+/* void tulip__ctx_jump(struct tulip__ctx *from = x0, struct tulip__ctx
+ * *to = x1): the second half of tulip__ctx_switch only; from is dead. */
+tulip__ctx_jump:
+    .cfi_startproc
+    str     xzr, [x0]
+    ldr     x9, [x1]
+    mov     sp, x9
+    ldp     x19, x20, [sp, #0]
+    ldp     x21, x22, [sp, #16]
+    ldp     x23, x24, [sp, #32]
+    ldp     x25, x26, [sp, #48]
+    ldp     x27, x28, [sp, #64]
+    ldp     x29, x30, [sp, #80]
+    ldp     d8, d9, [sp, #96]
+    ldp     d10, d11, [sp, #112]
+    ldp     d12, d13, [sp, #128]
+    ldp     d14, d15, [sp, #144]
+    add     sp, sp, #160
+    ret
+    .cfi_endproc
+    .size   tulip__ctx_jump, .-tulip__ctx_jump
 
     .globl  tulip__ctx_make
     .hidden tulip__ctx_make

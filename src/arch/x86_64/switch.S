@@ -64,13 +64,53 @@ tulip__ctx_switch:
 2:  movzwl  12(%rdi), %eax
     cmpw    12(%rsi), %ax
     jne     3f
+4:  leaq    tulip__ctx_entry(%rip), %rcx
+    cmpq    %rcx, (%rsp)
+    je      5f
     ret
 1:  ldmxcsr 8(%rsi)
     jmp     2b
 3:  fldcw   12(%rsi)
-    ret
+    jmp     4b
+/*
+ * A context never run yet: enter it by a jump. A ret here would pop the
+ * return-stack predictor's entry for our caller, and when the new context
+ * later leaves for good by tulip__ctx_jump (reached by a tail jump), that
+ * ret would find the predictor one entry short and mispredict, and so
+ * would our caller's own return after it.
+ */
+5:  movq    $0, (%rsp)              /* as tulip__ctx_entry: null return */
+    movq    %r13, %rdi
+    jmpq    *%r12
     .cfi_endproc
     .size   tulip__ctx_switch, .-tulip__ctx_switch
+
+    .globl  tulip__ctx_jump
+    .hidden tulip__ctx_jump
+    .type   tulip__ctx_jump, @function
+    .p2align 4
+/*
+ * void tulip__ctx_jump(struct tulip__ctx *from = rdi, struct tulip__ctx
+ * *to = rsi): the second half of tulip__ctx_switch only. Loading the
+ * incoming MXCSR and control word unconditionally is cheaper than reading
+ * the outgoing ones to compare.
+ */
+tulip__ctx_jump:
+    .cfi_startproc
+    endbr64
+    movq    $0, (%rdi)              /* from is dead */
+    movq    (%rsi), %rsp
+    ldmxcsr 8(%rsi)
+    fldcw   12(%rsi)
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret
+    .cfi_endproc
+    .size   tulip__ctx_jump, .-tulip__ctx_jump
 
     .globl  tulip__ctx_make
     .hidden tulip__ctx_make
