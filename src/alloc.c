@@ -70,11 +70,14 @@ void tulip__free(void *ptr, size_t size)
 void tulip__panic(const char *fmt, ...)
 {
     va_list ap;
-    fputs("tulip: fatal: ", stderr);
+    (void)fputs("tulip: fatal: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    /* clang-tidy 14's analyzer loses va_start's effect on the va_list
+     * here (a false positive of valist.Uninitialized). */
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized) */
+    (void)vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    fflush(stderr);
+    (void)fputc('\n', stderr);
+    (void)fflush(stderr);
     abort();
 }

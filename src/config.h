@@ -29,15 +29,15 @@
 #define TULIP_TESTING 0
 #endif
 
-#define TULIP_STACK_SIZE_MIN (16u * 1024u)
-#define TULIP_STACK_GUARD (16u * 1024u)
+#define TULIP_STACK_SIZE_MIN ((size_t)16 * 1024)
+#define TULIP_STACK_GUARD ((size_t)16 * 1024)
 
 #if TULIP_STRESS
-#define TULIP_STACK_SIZE_DEFAULT (64u * 1024u)
+#define TULIP_STACK_SIZE_DEFAULT ((size_t)64 * 1024)
 #define TULIP_STACK_CACHE 1u
 #define TULIP_OBJ_CACHE 0u
 #else
-#define TULIP_STACK_SIZE_DEFAULT (256u * 1024u)
+#define TULIP_STACK_SIZE_DEFAULT ((size_t)256 * 1024)
 #define TULIP_STACK_CACHE 64u
 #define TULIP_OBJ_CACHE 64u
 #endif

@@ -36,7 +36,7 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#define ALTSTACK_SIZE (64u * 1024u)
+#define ALTSTACK_SIZE ((size_t)64 * 1024)
 
 static TULIP_TLS struct tulip__coro *cur;        /* NULL: the thread */
 static TULIP_TLS struct tulip__coro thread_self; /* the thread's own */
@@ -143,9 +143,9 @@ static void segv_chain(int sig, siginfo_t *si, void *uc)
     }
     /* As if we were never installed: the default action, now or when the
      * faulting instruction runs again. */
-    signal(sig, SIG_DFL);
+    (void)signal(sig, SIG_DFL);
     if (si->si_code <= 0)
-        raise(sig);
+        (void)raise(sig);
 }
 
 static void segv_handler(int sig, siginfo_t *si, void *uc)

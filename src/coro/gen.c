@@ -250,18 +250,18 @@ void tulip_gen_free(tulip_gen *g)
     if (!g)
         return;
     if (g->state == TULIP_GEN_RUNNING) {
-        fprintf(stderr,
-                "tulip: tulip_gen_free() of running generator '%s' "
-                "ignored\n",
-                g->co.name);
+        (void)fprintf(stderr,
+                      "tulip: tulip_gen_free() of running generator '%s' "
+                      "ignored\n",
+                      g->co.name);
         return;
     }
     if (g->state == TULIP_GEN_SUSPENDED &&
         tulip_gen_close(g) == TULIP_EIGNORED) {
-        fprintf(stderr,
-                "tulip: generator '%s' ignored close; its stack is "
-                "abandoned\n",
-                g->co.name);
+        (void)fprintf(stderr,
+                      "tulip: generator '%s' ignored close; its stack is "
+                      "abandoned\n",
+                      g->co.name);
     }
     tulip__coro_release(&g->co);
     if (g->hook_data)

@@ -15,9 +15,10 @@ static void ctx_trampoline(unsigned hi, unsigned lo)
 {
     /* makecontext passes only int arguments: the pointer comes in halves,
      * and joining them is the one portable way back. */
-    /* NOLINTNEXTLINE(performance-no-int-to-ptr) */
+    /* NOLINTBEGIN(performance-no-int-to-ptr) */
     struct tulip__ctx *ctx =
         (struct tulip__ctx *)(((uintptr_t)hi << 16 << 16) | (uintptr_t)lo);
+    /* NOLINTEND(performance-no-int-to-ptr) */
     ctx->fn(ctx->arg);
     abort();
 }
