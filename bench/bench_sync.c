@@ -20,7 +20,8 @@
  * process's CPU time (as bench_task and the peers measure it): these runs
  * never block, so it equals wall time on an idle machine, and is not
  * stretched by other jobs' time slices on the shared one; --wall uses the
- * wall clock instead (the peers take the same flag).
+ * wall clock instead, and --ops=N another number of hand-offs per metric
+ * (the peers take the same flags).
  */
 #include "prefix.h"
 #include "tulip.h"
@@ -243,6 +244,10 @@ int main(int argc, char **argv)
     for (i = 1; i < argc; i++)
         if (strcmp(argv[i], "--wall") == 0)
             use_wall = 1;
+        else if (strncmp(argv[i], "--ops=", 6) == 0)
+            n_ops = atol(argv[i] + 6);
+    if (n_ops < 2 * BATCHES)
+        n_ops = 2 * BATCHES;
     bench_report("sync.lock_handoff", measure(lock_batch), "ns/op");
     bench_report("sync.queue_roundtrip", measure(queue_batch), "ns/op");
     bench_report("sync.chan_msg", measure(chan_batch), "ns/op");

@@ -16,7 +16,8 @@
 # loop (asyncio.Runner). Run it as /usr/bin/python3 (Debian's interpreter,
 # which has uvloop); sync_uvloop.py runs this same code on uvloop. --smoke:
 # a tiny run. Time is the process's CPU time (time.process_time_ns), as in
-# bench_sync.c; --wall: the wall clock instead.
+# bench_sync.c; --wall: the wall clock instead; --ops=N: another number of
+# hand-offs per metric.
 import asyncio
 import statistics
 import sys
@@ -94,6 +95,9 @@ def main(loop_factory=None):
     n = 10_000 if "--smoke" in sys.argv[1:] else 2_000_000
     if "--wall" in sys.argv[1:]:
         clock_ns = time.perf_counter_ns
+    for arg in sys.argv[1:]:
+        if arg.startswith("--ops="):
+            n = max(int(arg[6:]), 2 * BATCHES)
 
     def measure(batch):
         out = {}

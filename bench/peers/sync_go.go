@@ -20,13 +20,15 @@
 // single-threaded scheduler like the loops it is compared with). --smoke: a
 // tiny run. Time is the process's CPU time (CLOCK_PROCESS_CPUTIME_ID, all
 // threads: the runtime's own work counts), as in bench_sync.c; --wall: the
-// wall clock instead.
+// wall clock instead; --ops=N: another number of hand-offs per metric.
 package main
 
 import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -133,7 +135,12 @@ func main() {
 			n = 10000
 		} else if a == "--wall" {
 			useWall = true
+		} else if strings.HasPrefix(a, "--ops=") {
+			n, _ = strconv.Atoi(a[6:])
 		}
+	}
+	if n < 2*batches {
+		n = 2 * batches
 	}
 	report("sync.lock_handoff", measure(n, lockBatch), "ns/op")
 	report("sync.queue_roundtrip",
