@@ -175,6 +175,10 @@ static void task_finished(struct tulip_task *t)
     if (t->group)
         tulip__group_child_done(t);
     tulip__done_fire(&t->done, t->loop, NULL, t->result);
+    /* tulip_loop_run_until() waits for this task: its loop run ends with
+     * this pass. */
+    if (tulip__tasks_of(t->loop)->until == t)
+        tulip_loop_stop(t->loop);
     tulip_task_release(t); /* the loop's reference */
 }
 

@@ -161,6 +161,7 @@ struct tulip__tasks {
     struct tulip__agen *agens;          /* generators first resumed in a task */
     void *io;                           /* the I/O layer's per-loop state */
     void (*io_close)(tulip_loop *loop); /* frees it at loop close */
+    struct tulip_task *until; /* task of tulip_loop_run_until(), or NULL */
 };
 
 /* Generators registered for tulip_shutdown_gens() (agen.c). */
