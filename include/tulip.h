@@ -656,9 +656,11 @@ TULIP_EXTERN int tulip_call_at(tulip_loop *loop, int64_t when_ns,
  * @return 0 on success.
  * @return -EINVAL if loop or fn is NULL.
  * @return -ENOMEM if memory ran out.
- * @note Thread-safe: the one loop function that is. It allocates through
- * the allocation hook, which must then be thread-safe (the default is), and
- * so it is not async-signal-safe.
+ * @note Thread-safe: the one loop function that is. Async-signal-safe (it
+ * preserves errno) while fewer than 64 calls wait to run: each loop keeps 64
+ * preallocated nodes; beyond those it allocates through the allocation hook,
+ * which must then be thread-safe (the default is) and is not
+ * async-signal-safe.
  */
 TULIP_EXTERN int tulip_call_soon_threadsafe(tulip_loop *loop,
                                             tulip_callback_fn *fn, void *arg);
