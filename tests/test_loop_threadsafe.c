@@ -9,7 +9,9 @@
 /* ctest: labels=unit;backends timeout=120 */
 #define _GNU_SOURCE 1 /* nanosleep */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -129,5 +131,60 @@ Test(threadsafe, from_the_loop_thread)
     cr_assert_eq(tulip_loop_run(loop), 0);
     cr_assert_eq(total, 5);
     cr_assert_eq(out_of_order, 0);
+    cr_assert_eq(tulip_loop_close(loop), 0);
+}
+
+/* ---- from a signal handler ------------------------------------------------
+ */
+
+enum { SIGNALS = 2000 };
+static volatile sig_atomic_t handled;
+static long signal_calls;
+static tulip_loop *sig_loop;
+
+static void on_signal_cb(void *arg)
+{
+    (void)arg;
+    if (++signal_calls == SIGNALS)
+        tulip_loop_stop(sig_loop);
+}
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    errno = 1234; /* the call must leave errno as it was */
+    if (tulip_call_soon_threadsafe(sig_loop, on_signal_cb, NULL) == 0 &&
+        errno == 1234)
+        handled++;
+}
+
+static void *send_signals(void *arg)
+{
+    pthread_t target = *(pthread_t *)arg;
+    struct timespec ts = {0, 20 * 1000};
+    for (int i = 0; i < SIGNALS; i++) {
+        /* wait until the previous one was handled: signals coalesce */
+        while (handled < i)
+            nanosleep(&ts, NULL);
+        pthread_kill(target, SIGUSR1);
+    }
+    return NULL;
+}
+
+/* A signal handler interrupts the loop's thread (waiting in its poll, or
+ * running) and schedules a callback: every one runs, on the loop's thread,
+ * from the preallocated nodes. */
+Test(threadsafe, from_a_signal_handler)
+{
+    tulip_loop *loop = sig_loop = new_loop();
+    struct sigaction sa = {.sa_handler = on_sigusr1};
+    sigemptyset(&sa.sa_mask);
+    cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    pthread_t self = pthread_self(), th;
+    pthread_create(&th, NULL, send_signals, &self);
+    cr_assert_eq(tulip_loop_run_forever(loop), 0);
+    pthread_join(th, NULL);
+    cr_assert_eq(handled, SIGNALS);
+    cr_assert_eq(signal_calls, SIGNALS);
     cr_assert_eq(tulip_loop_close(loop), 0);
 }

@@ -67,6 +67,7 @@ struct tulip_handle {
 };
 
 struct tulip__handle_slab; /* handle.c */
+struct async_node;         /* async.c */
 
 struct tulip_loop {
     /* ready queue: FIFO, singly linked through tulip__cb.next */
@@ -108,7 +109,9 @@ struct tulip_loop {
     /* call_soon_threadsafe (async.c) */
     _Atomic(struct tulip__cb *) async_head; /* Treiber stack, newest first */
     atomic_int async_pending;               /* 1: async_head may be non-empty */
-    int wakefd; /* eventfd that wakes a waiting poll */
+    int wakefd;                    /* eventfd that wakes a waiting poll */
+    struct async_node *async_pool; /* preallocated nodes */
+    _Atomic uint64_t async_free;   /* their free list: ABA tag | slot + 1 */
 
     /* handles (handle.c) */
     struct tulip__cb *handle_free;    /* free handles, through u.cb */
