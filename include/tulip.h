@@ -1447,7 +1447,9 @@ TULIP_EXTERN int tulip_group_wait(tulip_group *g);
  * -EPERM), checks cancellation first (-ECANCELED / -ETIMEDOUT as every
  * suspending call, even when it would not wait), and has an `_until` twin
  * with a deadline of its own (absolute, on the loop's clock; -ETIMEDOUT when
- * it passes) and a `try_` form that never waits (-EAGAIN instead).
+ * it passes); locks, semaphores, queues and channels also have `try_` forms
+ * that never wait (-EAGAIN instead) and, but for the lock's, work outside
+ * tasks too.
  *
  * **Fairness and hand-off.** Waiters are served strictly first come, first
  * served: a release, a put or a send hands what it frees (the lock, a
