@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "tulip/version.h"
@@ -56,7 +57,11 @@ extern "C" {
     XX(EBADSTOP, -4089, "generator body returned TULIP_STOP")                  \
     XX(ESHUTDOWN, -4088, "queue is shut down")                                 \
     XX(ECLOSED, -4087, "object or channel side is closed")                     \
-    XX(EBROKEN, -4086, "barrier is broken")
+    XX(EBROKEN, -4086, "barrier is broken")                                    \
+    XX(EAI_NONAME, -4080, "name or service not known")                         \
+    XX(EAI_AGAIN, -4079, "temporary failure in name resolution")               \
+    XX(EAI_FAIL, -4078, "non-recoverable failure in name resolution")          \
+    XX(EAI_SERVICE, -4077, "service not supported for socket type")
 
 /** The tulip codes, as enumerators `TULIP_EOF`, `TULIP_STOP` ... */
 enum tulip_errno {
@@ -2362,6 +2367,501 @@ TULIP_EXTERN int tulip_remove_reader(tulip_loop *loop, int fd);
 
 /** @brief As tulip_remove_reader(), for the writer callback. */
 TULIP_EXTERN int tulip_remove_writer(tulip_loop *loop, int fd);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup sock Sockets, thread pools and DNS
+ *
+ * Sockets made here are always non-blocking and close-on-exec, their writes
+ * never raise SIGPIPE (a closed peer is -EPIPE or -ECONNRESET on that
+ * connection only), and every call that may wait suspends the calling task
+ * only, with a deadline twin (`_until`) and the usual -ECANCELED and
+ * -ETIMEDOUT. Close sockets with tulip_fd_close() (tulip_unix_close() for a
+ * bound Unix socket whose path should go too). Streams and servers are built
+ * on these calls.
+ *
+ * Names are resolved with getaddrinfo(3) on a thread pool reserved for DNS,
+ * so that blocking jobs of tulip_to_thread() cannot delay lookups (libuv
+ * issue 28). Numeric hosts and ports ("127.0.0.1", "::1", "8080") are
+ * resolved at once, on the calling thread. Resolution errors are
+ * TULIP_EAI_NONAME (no such host or service name), TULIP_EAI_AGAIN
+ * (temporary failure: retry later), TULIP_EAI_FAIL (permanent failure),
+ * TULIP_EAI_SERVICE (port not valid for the socket type), -EAFNOSUPPORT (bad
+ * family), -EINVAL (bad flags) and -ENOMEM.
+ *
+ * @code
+ * int lfd, fd, conn;
+ * tulip_tcp_listen(&lfd, "127.0.0.1", "0", NULL);     // an ephemeral port
+ * char port[8];
+ * snprintf(port, sizeof(port), "%d", tulip_sock_port(lfd));
+ * tulip_tcp_connect(&fd, "localhost", port, NULL);    // in a task
+ * conn = tulip_accept(lfd, NULL, NULL);               // in another task
+ * tulip_send(fd, "hi", 2, 0);
+ * @endcode
+ *  @{ */
+
+struct addrinfo; /* <netdb.h> */
+
+/** @brief The listen backlog used when none is given (asyncio's 100). */
+#define TULIP_BACKLOG 100
+
+/** @brief The Happy Eyeballs delay recommended by RFC 8305: 250 ms. */
+#define TULIP_HAPPY_EYEBALLS_DELAY (250 * TULIP_MSEC)
+
+/** @brief Options of tulip_tcp_connect(); zero-initialise, then set. */
+struct tulip_connect_opts {
+    int family; /**< AF_UNSPEC (0: any), AF_INET or AF_INET6 */
+    int64_t happy_eyeballs_delay_ns; /**< 0: try the addresses one after
+        another; > 0: Happy Eyeballs, starting the next attempt after this
+        delay (or as soon as the previous one fails), alternating address
+        families; TULIP_HAPPY_EYEBALLS_DELAY is RFC 8305's value */
+    bool nagle; /**< keep Nagle's algorithm (no TCP_NODELAY) */
+};
+
+/** @brief Options of tulip_tcp_listen(), tulip_udp_bind() and
+ * tulip_unix_listen(); zero-initialise, then set. */
+struct tulip_listen_opts {
+    int family;         /**< AF_UNSPEC (0: any), AF_INET or AF_INET6 */
+    int backlog;        /**< 0: TULIP_BACKLOG */
+    bool reuse_port;    /**< set SO_REUSEPORT (one listener per loop) */
+    bool no_reuse_addr; /**< do not set SO_REUSEADDR (set by default) */
+};
+
+/**
+ * @brief Create a socket, non-blocking and close-on-exec. Never waits.
+ * @param[out] fd The socket (-1 on failure).
+ * @param domain AF_INET, AF_INET6, AF_UNIX ...
+ * @param type SOCK_STREAM, SOCK_DGRAM ... (flags are added).
+ * @param protocol Usually 0.
+ * @return 0 on success.
+ * @return -EINVAL if fd is NULL.
+ * @return -EMFILE / -ENFILE if no fd is left, or another errno of socket(2).
+ */
+TULIP_EXTERN int tulip_socket(int *fd, int domain, int type, int protocol);
+
+/**
+ * @brief Connect a non-blocking socket (asyncio's sock_connect).
+ * @param fd The socket.
+ * @param addr The address.
+ * @param len Its length.
+ * @return 0 once connected.
+ * @return -EINVAL for a negative fd or a NULL or empty address.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call (the socket's
+ *         state is then undefined: close it).
+ * @return -ECONNREFUSED, -ENETUNREACH, -EHOSTUNREACH ... from connect(2) or
+ *         SO_ERROR.
+ */
+TULIP_EXTERN int tulip_connect(int fd, const struct sockaddr *addr,
+                               socklen_t len);
+
+/** @brief tulip_connect() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN int tulip_connect_until(int fd, const struct sockaddr *addr,
+                                     socklen_t len, int64_t deadline_ns);
+
+/**
+ * @brief Accept a connection (asyncio's sock_accept): the new socket is
+ * non-blocking and close-on-exec, with TCP_NODELAY for TCP.
+ *
+ * A connection reset before it was accepted (ECONNABORTED) is skipped.
+ * @param lfd A listening socket.
+ * @param[out] addr The peer's address (may be NULL).
+ * @param[in,out] addrlen Size of addr, then the address's length (NULL
+ *        only with addr NULL).
+ * @return The new socket (>= 0).
+ * @return -EINVAL for a negative lfd, or addr without addrlen.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return -EMFILE / -ENFILE when out of fds (the connection stays queued),
+ *         or another errno of accept4(2) (-EINVAL if lfd does not listen).
+ */
+TULIP_EXTERN int tulip_accept(int lfd, struct sockaddr *addr,
+                              socklen_t *addrlen);
+
+/** @brief tulip_accept() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN int tulip_accept_until(int lfd, struct sockaddr *addr,
+                                    socklen_t *addrlen, int64_t deadline_ns);
+
+/**
+ * @brief Receive up to n bytes, waiting until some are there.
+ * @param fd A socket.
+ * @param buf Where to put them.
+ * @param n The most to receive.
+ * @param flags recv(2) flags (MSG_PEEK ...); MSG_DONTWAIT is added.
+ * @return The number of bytes received; 0 at end of stream (or for an
+ *         empty datagram).
+ * @return -EINVAL for a negative fd, or buf NULL with n > 0.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return -EBADF if tulip_fd_close() closed fd while waiting.
+ * @return -ECONNRESET ... from recv(2).
+ */
+TULIP_EXTERN ssize_t tulip_recv(int fd, void *buf, size_t n, int flags);
+
+/** @brief tulip_recv() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN ssize_t tulip_recv_until(int fd, void *buf, size_t n, int flags,
+                                      int64_t deadline_ns);
+
+/**
+ * @brief Send all n bytes (asyncio's sock_sendall), waiting whenever the
+ * socket buffer is full. Never raises SIGPIPE.
+ * @param fd A connected socket.
+ * @param buf The bytes.
+ * @param n How many.
+ * @param flags send(2) flags; MSG_NOSIGNAL and MSG_DONTWAIT are added.
+ * @return n once all is sent.
+ * @return -EINVAL for a negative fd, or buf NULL with n > 0.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call (part of the
+ *         bytes may have been sent).
+ * @return -EPIPE, -ECONNRESET if the peer went away.
+ */
+TULIP_EXTERN ssize_t tulip_send(int fd, const void *buf, size_t n, int flags);
+
+/** @brief tulip_send() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN ssize_t tulip_send_until(int fd, const void *buf, size_t n,
+                                      int flags, int64_t deadline_ns);
+
+/**
+ * @brief Receive a datagram and its sender's address.
+ * @param fd A socket.
+ * @param buf Where to put the datagram (the excess is dropped unless
+ *        flags has MSG_PEEK; MSG_TRUNC makes it return the full length).
+ * @param n Size of buf.
+ * @param flags recvfrom(2) flags; MSG_DONTWAIT is added.
+ * @param[out] addr The sender (may be NULL).
+ * @param[in,out] addrlen Size of addr, then the address's length.
+ * @return The datagram's length, or as tulip_recv().
+ */
+TULIP_EXTERN ssize_t tulip_recvfrom(int fd, void *buf, size_t n, int flags,
+                                    struct sockaddr *addr, socklen_t *addrlen);
+
+/** @brief tulip_recvfrom() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN ssize_t tulip_recvfrom_until(int fd, void *buf, size_t n,
+                                          int flags, struct sockaddr *addr,
+                                          socklen_t *addrlen,
+                                          int64_t deadline_ns);
+
+/**
+ * @brief Send one datagram to addr, waiting while the socket buffer is
+ * full.
+ * @param fd A datagram socket.
+ * @param buf The datagram.
+ * @param n Its length.
+ * @param flags sendto(2) flags; MSG_NOSIGNAL and MSG_DONTWAIT are added.
+ * @param addr The destination.
+ * @param addrlen Its length.
+ * @return n once sent.
+ * @return -EINVAL for a negative fd, a NULL addr, or buf NULL with n > 0.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return -EMSGSIZE if too large, or another errno of sendto(2).
+ */
+TULIP_EXTERN ssize_t tulip_sendto(int fd, const void *buf, size_t n, int flags,
+                                  const struct sockaddr *addr,
+                                  socklen_t addrlen);
+
+/** @brief tulip_sendto() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN ssize_t tulip_sendto_until(int fd, const void *buf, size_t n,
+                                        int flags, const struct sockaddr *addr,
+                                        socklen_t addrlen, int64_t deadline_ns);
+
+/**
+ * @brief Open a TCP connection to host:port (asyncio's open_connection
+ * without the stream).
+ *
+ * The name is resolved (numeric names at once, others on the DNS pool),
+ * and the addresses are tried in getaddrinfo's order, each until it fails,
+ * or, with opts->happy_eyeballs_delay_ns, raced as RFC 8305 describes: the
+ * first attempt to connect wins, the others are cancelled and closed. The
+ * connection has TCP_NODELAY unless opts->nagle.
+ * @param[out] fd The connected socket (-1 on failure).
+ * @param host A name or a numeric address.
+ * @param port A port number or service name.
+ * @param opts Options, or NULL.
+ * @return 0 once connected.
+ * @return -EINVAL if fd, host or port is NULL, or the delay is negative.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call, also while
+ *         resolving (no socket is left open).
+ * @return TULIP_EAI_NONAME, TULIP_EAI_AGAIN ... if the name did not resolve.
+ * @return The error of the last attempt (-ECONNREFUSED ...) if none
+ *         connected; -EMFILE or -ENFILE at once when out of fds.
+ */
+TULIP_EXTERN int tulip_tcp_connect(int *fd, const char *host, const char *port,
+                                   const struct tulip_connect_opts *opts);
+
+/** @brief tulip_tcp_connect() with a deadline for the whole connect. */
+TULIP_EXTERN int tulip_tcp_connect_until(int *fd, const char *host,
+                                         const char *port,
+                                         const struct tulip_connect_opts *opts,
+                                         int64_t deadline_ns);
+
+/**
+ * @brief tulip_tcp_connect() to addresses resolved already: the list is
+ * tried in order, or raced with Happy Eyeballs (only its SOCK_STREAM
+ * entries should be given).
+ * @param[out] fd The connected socket (-1 on failure).
+ * @param ai The addresses (a getaddrinfo list, or one built by hand).
+ * @param opts Options (family is ignored), or NULL.
+ * @param deadline_ns Absolute deadline on the loop's clock (TULIP_FOREVER).
+ * @return As tulip_tcp_connect(), without the resolution errors.
+ */
+TULIP_EXTERN int tulip_tcp_connect_ai(int *fd, const struct addrinfo *ai,
+                                      const struct tulip_connect_opts *opts,
+                                      int64_t deadline_ns);
+
+/**
+ * @brief A listening TCP socket bound to host:port.
+ *
+ * SO_REUSEADDR is set unless opts->no_reuse_addr. The first address that
+ * binds is used (host NULL: the wildcard address). Port "0" picks a free
+ * port: read it back with tulip_sock_port(). Callable outside tasks when
+ * host and port are numeric (or host is NULL).
+ * @param[out] fd The listening socket (-1 on failure).
+ * @param host A name, a numeric address, or NULL for every interface.
+ * @param port A port number or service name ("0": ephemeral).
+ * @param opts Options, or NULL.
+ * @return 0 on success.
+ * @return -EINVAL if fd or port is NULL.
+ * @return -EPERM if a name must be looked up outside a task.
+ * @return TULIP_EAI_NONAME ... if the name did not resolve.
+ * @return -EADDRINUSE, -EACCES, -EMFILE ... of socket/bind/listen for the
+ *         last address tried.
+ */
+TULIP_EXTERN int tulip_tcp_listen(int *fd, const char *host, const char *port,
+                                  const struct tulip_listen_opts *opts);
+
+/**
+ * @brief A UDP socket bound to host:port (port "0": ephemeral); send with
+ * tulip_sendto(), receive with tulip_recvfrom(), or tulip_connect() it to
+ * one peer. opts->backlog is ignored.
+ * @param[out] fd The socket (-1 on failure).
+ * @param host A name, a numeric address, or NULL for every interface.
+ * @param port A port number or service name.
+ * @param opts Options, or NULL.
+ * @return As tulip_tcp_listen().
+ */
+TULIP_EXTERN int tulip_udp_bind(int *fd, const char *host, const char *port,
+                                const struct tulip_listen_opts *opts);
+
+/**
+ * @brief The local port of an AF_INET or AF_INET6 socket (getsockname).
+ * @param fd The socket.
+ * @return The port, in host byte order.
+ * @return -EINVAL for a negative fd; -EAFNOSUPPORT for other families; or
+ *         the errno of getsockname(2).
+ */
+TULIP_EXTERN int tulip_sock_port(int fd);
+
+/**
+ * @brief A listening Unix stream socket at path. A stale socket file at
+ * path is removed first (never a file of another kind); remove it on close
+ * with tulip_unix_close() (asyncio's cleanup_socket). Never waits.
+ * @param[out] fd The socket (-1 on failure).
+ * @param path The file system path.
+ * @param opts Options (backlog only), or NULL.
+ * @return 0 on success.
+ * @return -EINVAL if fd or path is NULL or path is empty.
+ * @return -ENAMETOOLONG if path does not fit a sockaddr_un.
+ * @return -EADDRINUSE, -EACCES, -ENOENT ... of bind(2) and listen(2).
+ */
+TULIP_EXTERN int tulip_unix_listen(int *fd, const char *path,
+                                   const struct tulip_listen_opts *opts);
+
+/**
+ * @brief Connect to a Unix stream socket at path.
+ * @param[out] fd The socket (-1 on failure).
+ * @param path The listener's path.
+ * @return 0 once connected.
+ * @return -EINVAL, -ENAMETOOLONG for a bad path.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return -ENOENT (no such socket), -ECONNREFUSED (nobody listens) ...
+ */
+TULIP_EXTERN int tulip_unix_connect(int *fd, const char *path);
+
+/** @brief tulip_unix_connect() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN int tulip_unix_connect_until(int *fd, const char *path,
+                                          int64_t deadline_ns);
+
+/**
+ * @brief A Unix datagram socket, bound to path unless path is NULL (a
+ * stale socket file there is removed first). Never waits.
+ * @param[out] fd The socket (-1 on failure).
+ * @param path The path to bind, or NULL.
+ * @return As tulip_unix_listen().
+ */
+TULIP_EXTERN int tulip_unix_dgram(int *fd, const char *path);
+
+/**
+ * @brief Close a socket made by tulip_unix_listen() or tulip_unix_dgram(),
+ * removing the file it is bound to. Use it on those sockets only: an
+ * accepted connection reports its listener's path.
+ * @param fd The socket.
+ * @return As tulip_fd_close().
+ */
+TULIP_EXTERN int tulip_unix_close(int fd);
+
+/** @brief The pool of tulip_to_thread() (asyncio's default executor). */
+#define TULIP_POOL_BLOCKING 0
+/** @brief The pool of name lookups, separate so that blocking jobs never
+ * delay them. */
+#define TULIP_POOL_DNS 1
+
+/** @brief A function run on a pool thread; its return value is the job's
+ * result. */
+typedef int tulip_thread_fn(void *arg);
+
+/** @brief Called on the loop's thread once an abandoned job is over, with
+ * its argument and result (-ECANCELED if it never ran), to free what the
+ * argument owns. */
+typedef void tulip_thread_abandon_fn(void *arg, int result);
+
+/**
+ * @brief Run fn(arg) on a thread of the blocking pool and wait for it in
+ * the calling task (asyncio.to_thread, run_in_executor).
+ *
+ * Pools are shared by the whole process and start lazily. The blocking
+ * pool has min(32, CPUs + 4) threads by default (asyncio's
+ * ThreadPoolExecutor), the DNS pool 4: see tulip_pool_set_size(). Jobs
+ * beyond the threads queue in order.
+ *
+ * If the task is cancelled, or the deadline passes, it returns at once and
+ * the job is abandoned: a job not started yet never runs; a running one
+ * runs to its end in its thread, and its result is dropped. So `arg` must
+ * stay valid until fn returns, whatever happens to the task: do not point
+ * it into the task's stack unless the task cannot be cancelled, or use
+ * tulip_to_thread_ex() with an abandon callback that frees a heap argument.
+ * A loop keeps running while jobs it started, abandoned ones included, are
+ * unfinished; closing it waits for them.
+ * @param fn The function (it must not call tulip functions other than
+ *        tulip_call_soon_threadsafe()).
+ * @param arg Its argument.
+ * @param[out] result fn's return value (may be NULL).
+ * @return 0 when fn has returned.
+ * @return -EINVAL if fn is NULL.
+ * @return -EPERM if not called from a task.
+ * @return -ENOMEM if out of memory.
+ * @return -EAGAIN if the pool has no thread and none could be started.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call (the job is
+ *         abandoned).
+ */
+TULIP_EXTERN int tulip_to_thread(tulip_thread_fn *fn, void *arg, int *result);
+
+/** @brief tulip_to_thread() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN int tulip_to_thread_until(tulip_thread_fn *fn, void *arg,
+                                       int *result, int64_t deadline_ns);
+
+/**
+ * @brief tulip_to_thread() with an abandon callback and a deadline.
+ * @param fn The function.
+ * @param arg Its argument.
+ * @param[out] result fn's return value (may be NULL).
+ * @param abandon If the job is abandoned, called on the loop's thread with
+ *        (arg, fn's result) once fn has returned, or (arg, -ECANCELED) at
+ *        once if it never started; NULL for none.
+ * @param deadline_ns Absolute deadline on the loop's clock (TULIP_FOREVER).
+ * @return As tulip_to_thread().
+ */
+TULIP_EXTERN int tulip_to_thread_ex(tulip_thread_fn *fn, void *arg, int *result,
+                                    tulip_thread_abandon_fn *abandon,
+                                    int64_t deadline_ns);
+
+/**
+ * @brief Set the most threads a pool may run. Workers already started
+ * beyond a lowered size stay until tulip_pool_shutdown(). Thread-safe.
+ * @param pool TULIP_POOL_BLOCKING or TULIP_POOL_DNS.
+ * @param threads 1 to 1024.
+ * @return 0, or -EINVAL.
+ */
+TULIP_EXTERN int tulip_pool_set_size(int pool, unsigned threads);
+
+/**
+ * @brief The most threads a pool may run. Thread-safe.
+ * @param pool TULIP_POOL_BLOCKING or TULIP_POOL_DNS.
+ * @return The size, or -EINVAL.
+ */
+TULIP_EXTERN int tulip_pool_size(int pool);
+
+/**
+ * @brief The threads a pool has started. Thread-safe.
+ * @param pool TULIP_POOL_BLOCKING or TULIP_POOL_DNS.
+ * @return The count, or -EINVAL.
+ */
+TULIP_EXTERN int tulip_pool_threads(int pool);
+
+/**
+ * @brief Stop both pools: the workers finish the queued jobs, exit and are
+ * joined (asyncio's shutdown_default_executor). The next job starts a pool
+ * again. Call it when no loop waits for jobs (after closing the loops, say)
+ * so that nothing of the pools is left, for leak checkers; process exit
+ * does not need it. Thread-safe; it blocks until running jobs return.
+ */
+TULIP_EXTERN void tulip_pool_shutdown(void);
+
+/**
+ * @brief getaddrinfo(3) on the DNS pool, waiting in the calling task
+ * (asyncio's loop.getaddrinfo). Numeric hosts and ports resolve at once.
+ * @param host A name, a numeric address, or NULL (with AI_PASSIVE: the
+ *        wildcard address).
+ * @param port A port number, a service name, or NULL.
+ * @param hints As for getaddrinfo(3), or NULL.
+ * @param[out] res The list; free it with tulip_freeaddrinfo().
+ * @return 0 on success.
+ * @return -EINVAL if res is NULL, both host and port are NULL, or the
+ *         hints' flags are bad.
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call (the lookup
+ *         is abandoned and its result freed when it ends).
+ * @return TULIP_EAI_NONAME, TULIP_EAI_AGAIN, TULIP_EAI_FAIL,
+ *         TULIP_EAI_SERVICE, -EAFNOSUPPORT, -ESOCKTNOSUPPORT, -ENOMEM, or the
+ *         errno of a failed system call.
+ */
+TULIP_EXTERN int tulip_getaddrinfo(const char *host, const char *port,
+                                   const struct addrinfo *hints,
+                                   struct addrinfo **res);
+
+/** @brief tulip_getaddrinfo() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN int tulip_getaddrinfo_until(const char *host, const char *port,
+                                         const struct addrinfo *hints,
+                                         struct addrinfo **res,
+                                         int64_t deadline_ns);
+
+/**
+ * @brief Free a list of tulip_getaddrinfo().
+ * @param res The list, or NULL.
+ */
+TULIP_EXTERN void tulip_freeaddrinfo(struct addrinfo *res);
+
+/**
+ * @brief getnameinfo(3) on the DNS pool, waiting in the calling task.
+ * @param addr The address.
+ * @param addrlen Its length.
+ * @param[out] host Buffer for the host name (may be NULL).
+ * @param hostlen Its size.
+ * @param[out] serv Buffer for the service name (may be NULL).
+ * @param servlen Its size.
+ * @param flags NI_NUMERICHOST, NI_NAMEREQD ...
+ * @return 0 on success.
+ * @return -EINVAL if addr is NULL or both buffers are missing.
+ * @return -EPERM if not called from a task.
+ * @return -ENOSPC if a name does not fit its buffer.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return TULIP_EAI_NONAME, TULIP_EAI_AGAIN ... as tulip_getaddrinfo().
+ */
+TULIP_EXTERN int tulip_getnameinfo(const struct sockaddr *addr,
+                                   socklen_t addrlen, char *host,
+                                   size_t hostlen, char *serv, size_t servlen,
+                                   int flags);
+
+/** @brief tulip_getnameinfo() with a deadline of its own (-ETIMEDOUT). */
+TULIP_EXTERN int tulip_getnameinfo_until(const struct sockaddr *addr,
+                                         socklen_t addrlen, char *host,
+                                         size_t hostlen, char *serv,
+                                         size_t servlen, int flags,
+                                         int64_t deadline_ns);
 
 /** @} */
 

@@ -45,6 +45,7 @@ struct fd_rec {
 struct io_state {
     struct fd_rec **fds; /* indexed by fd */
     size_t cap;
+    void *pool; /* the thread pools' completion channel (pool.c) */
 };
 
 static void io_state_close(tulip_loop *loop);
@@ -210,6 +211,8 @@ static void io_state_close(tulip_loop *loop)
     struct io_state *st = ts->io;
     size_t i;
 
+    /* first: finished jobs may still reference fds or wake nothing */
+    tulip__pool_loop_close(st->pool);
     for (i = 0; i < st->cap; i++)
         if (st->fds[i])
             rec_free(st, st->fds[i], -EBADF);
@@ -217,6 +220,13 @@ static void io_state_close(tulip_loop *loop)
     tulip__free(st, sizeof(*st));
     ts->io = NULL;
     ts->io_close = NULL;
+}
+
+void **tulip__io_pool_slot(tulip_loop *loop)
+{
+    struct io_state *st = io_state_of(loop);
+
+    return st ? &st->pool : NULL;
 }
 
 /* The loop of the calling task, else the loop running on this thread. */

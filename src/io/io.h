@@ -29,4 +29,49 @@ TULIP_PRIVATE int tulip__fd_wait(struct tulip_task *t, int fd, unsigned event,
 /* Set O_NONBLOCK on fd. Returns 0 or a negative errno. */
 TULIP_PRIVATE int tulip__fd_nonblock(int fd);
 
+/* ---- thread pools (pool.c) ------------------------------------------------
+ */
+
+/* The I/O layer's per-loop slot for the pools' completion channel; NULL if
+ * out of memory. The channel is freed by tulip__pool_loop_close(). */
+TULIP_PRIVATE void **tulip__io_pool_slot(tulip_loop *loop);
+
+/* At loop close, after the tasks are gone: take back the loop's queued
+ * jobs, wait for its running ones, free them all (state may be NULL). */
+TULIP_PRIVATE void tulip__pool_loop_close(void *state);
+
+/*
+ * Run fn(arg) on pool `which` (TULIP_POOL_BLOCKING or TULIP_POOL_DNS) and
+ * wait for it in task t (cancellation already checked). Returns 0 with
+ * *result = fn's return value, -ENOMEM, -EAGAIN (no thread could be
+ * started), or -ECANCELED / -ETIMEDOUT: the job is then abandoned; if it
+ * never started it never will, and abandon(arg, -ECANCELED) runs at once,
+ * else abandon(arg, result) runs on the loop once fn has returned (abandon
+ * may be NULL).
+ */
+TULIP_PRIVATE int tulip__pool_run(struct tulip_task *t, int which,
+                                  int (*fn)(void *), void *arg,
+                                  void (*abandon)(void *arg, int result),
+                                  int64_t deadline_ns, int *result);
+
+/* ---- name resolution (dns.c) ----------------------------------------------
+ */
+
+struct addrinfo;
+
+/*
+ * getaddrinfo for the socket layer: numeric hosts and ports are resolved at
+ * once (no thread, callable outside tasks: t may be NULL); other names on
+ * the DNS pool, waiting in t until deadline_ns (-EPERM if t is NULL).
+ * Returns 0 or an error as tulip_getaddrinfo() documents.
+ */
+TULIP_PRIVATE int tulip__dns_resolve(struct tulip_task *t, const char *host,
+                                     const char *port,
+                                     const struct addrinfo *hints,
+                                     struct addrinfo **res,
+                                     int64_t deadline_ns);
+
+/* Map a getaddrinfo/getnameinfo EAI_* code to a tulip error code. */
+TULIP_PRIVATE int tulip__eai_error(int eai);
+
 #endif /* TULIP_IO_H */
