@@ -75,10 +75,13 @@ tsan: deps-test
 ## generic: the portable ucontext switch (src/arch/generic) under the
 ## coroutine tests and the examples.
 GENERIC_TESTS ?= ^(test_(gen|yield_from|stack|overflow)|example_)
+CORO_TARGETS = $(basename $(notdir $(wildcard tests/test_gen*.c \
+    tests/test_yield_from*.c tests/test_stack*.c tests/test_overflow*.c \
+    examples/*.c)))
 generic: deps-test
 	@$(CMAKE) -S . -B build-generic -DTULIP_ARCH=generic \
 	    -DTULIP_WERROR=ON >/dev/null
-	@$(CMAKE) --build build-generic -j$(JOBS)
+	@$(CMAKE) --build build-generic -j$(JOBS) --target $(CORO_TARGETS)
 	@cd build-generic && $(CTEST) $(CTEST_ARGS) -R '$(GENERIC_TESTS)'
 
 ## valgrind memcheck over the core tests.
