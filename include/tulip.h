@@ -2300,6 +2300,9 @@ TULIP_EXTERN int tulip_fd_wait_until(int fd, unsigned event,
 
 /**
  * @brief Read up to n bytes, waiting until at least one is there.
+ * @param fd A non-blocking fd.
+ * @param buf Where to put the bytes.
+ * @param n The most to read.
  * @return The number of bytes read, 0 at end of file.
  * @return -EINVAL if fd is negative or buf is NULL with n > 0.
  * @return -EPERM if not called from a task.
@@ -2309,12 +2312,22 @@ TULIP_EXTERN int tulip_fd_wait_until(int fd, unsigned event,
  */
 TULIP_EXTERN ssize_t tulip_read(int fd, void *buf, size_t n);
 
-/** @brief tulip_read() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_read() with a deadline of its own (-ETIMEDOUT).
+ * @param fd A non-blocking fd.
+ * @param buf Where to put the bytes.
+ * @param n The most to read.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_read(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN ssize_t tulip_read_until(int fd, void *buf, size_t n,
                                       int64_t deadline_ns);
 
 /**
  * @brief Write all n bytes, waiting whenever the fd is full.
+ * @param fd A non-blocking fd.
+ * @param buf The bytes.
+ * @param n How many.
  * @return n once everything is written.
  * @return -EINVAL if fd is negative or buf is NULL with n > 0.
  * @return -EPERM if not called from a task.
@@ -2325,13 +2338,21 @@ TULIP_EXTERN ssize_t tulip_read_until(int fd, void *buf, size_t n,
  */
 TULIP_EXTERN ssize_t tulip_write(int fd, const void *buf, size_t n);
 
-/** @brief tulip_write() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_write() with a deadline of its own (-ETIMEDOUT).
+ * @param fd A non-blocking fd.
+ * @param buf The bytes.
+ * @param n How many.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_write(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN ssize_t tulip_write_until(int fd, const void *buf, size_t n,
                                        int64_t deadline_ns);
 
 /**
  * @brief Close fd: tasks waiting on it wake with -EBADF, its callbacks are
  * removed, then close(2).
+ * @param fd A non-blocking fd.
  * @return 0, or -EBADF / another negative errno from close(2).
  */
 TULIP_EXTERN int tulip_fd_close(int fd);
@@ -2346,6 +2367,10 @@ TULIP_EXTERN void tulip_fd_forget(int fd);
 /**
  * @brief Call fn(arg) on every pass in which fd is readable (asyncio's
  * add_reader); adding again replaces the callback.
+ * @param loop The loop.
+ * @param fd A non-blocking fd.
+ * @param fn Called with arg on every pass in which fd is readable.
+ * @param arg Passed to fn.
  * @return 0 on success.
  * @return -EINVAL if loop or fn is NULL or fd is negative.
  * @return -ENOMEM if out of memory.
@@ -2354,18 +2379,32 @@ TULIP_EXTERN void tulip_fd_forget(int fd);
 TULIP_EXTERN int tulip_add_reader(tulip_loop *loop, int fd,
                                   tulip_callback_fn *fn, void *arg);
 
-/** @brief As tulip_add_reader(), for writability. */
+/**
+ * @brief As tulip_add_reader(), for writability.
+ * @param loop The loop.
+ * @param fd A non-blocking fd.
+ * @param fn Called with arg on every pass in which fd is writable.
+ * @param arg Passed to fn.
+ * @return As tulip_add_reader().
+ */
 TULIP_EXTERN int tulip_add_writer(tulip_loop *loop, int fd,
                                   tulip_callback_fn *fn, void *arg);
 
 /**
  * @brief Remove the reader callback of fd.
+ * @param loop The loop.
+ * @param fd A non-blocking fd.
  * @return 1 if one was removed, 0 if there was none, -EINVAL for bad
  *         arguments.
  */
 TULIP_EXTERN int tulip_remove_reader(tulip_loop *loop, int fd);
 
-/** @brief As tulip_remove_reader(), for the writer callback. */
+/**
+ * @brief As tulip_remove_reader(), for the writer callback.
+ * @param loop The loop.
+ * @param fd A non-blocking fd.
+ * @return As tulip_remove_reader().
+ */
 TULIP_EXTERN int tulip_remove_writer(tulip_loop *loop, int fd);
 
 /** @} */
@@ -2456,7 +2495,14 @@ TULIP_EXTERN int tulip_socket(int *fd, int domain, int type, int protocol);
 TULIP_EXTERN int tulip_connect(int fd, const struct sockaddr *addr,
                                socklen_t len);
 
-/** @brief tulip_connect() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_connect() with a deadline of its own (-ETIMEDOUT).
+ * @param fd The socket.
+ * @param addr The address.
+ * @param len Its length.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_connect(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN int tulip_connect_until(int fd, const struct sockaddr *addr,
                                      socklen_t len, int64_t deadline_ns);
 
@@ -2479,7 +2525,15 @@ TULIP_EXTERN int tulip_connect_until(int fd, const struct sockaddr *addr,
 TULIP_EXTERN int tulip_accept(int lfd, struct sockaddr *addr,
                               socklen_t *addrlen);
 
-/** @brief tulip_accept() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_accept() with a deadline of its own (-ETIMEDOUT).
+ * @param lfd A listening socket.
+ * @param[out] addr The peer's address (may be NULL).
+ * @param[in,out] addrlen Size of addr, then the address's length (NULL only
+ *        with addr NULL).
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_accept(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN int tulip_accept_until(int lfd, struct sockaddr *addr,
                                     socklen_t *addrlen, int64_t deadline_ns);
 
@@ -2499,7 +2553,15 @@ TULIP_EXTERN int tulip_accept_until(int lfd, struct sockaddr *addr,
  */
 TULIP_EXTERN ssize_t tulip_recv(int fd, void *buf, size_t n, int flags);
 
-/** @brief tulip_recv() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_recv() with a deadline of its own (-ETIMEDOUT).
+ * @param fd A socket.
+ * @param buf Where to put them.
+ * @param n The most to receive.
+ * @param flags recv(2) flags (MSG_PEEK ...); MSG_DONTWAIT is added.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_recv(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN ssize_t tulip_recv_until(int fd, void *buf, size_t n, int flags,
                                       int64_t deadline_ns);
 
@@ -2519,7 +2581,15 @@ TULIP_EXTERN ssize_t tulip_recv_until(int fd, void *buf, size_t n, int flags,
  */
 TULIP_EXTERN ssize_t tulip_send(int fd, const void *buf, size_t n, int flags);
 
-/** @brief tulip_send() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_send() with a deadline of its own (-ETIMEDOUT).
+ * @param fd A connected socket.
+ * @param buf The bytes.
+ * @param n How many.
+ * @param flags send(2) flags; MSG_NOSIGNAL and MSG_DONTWAIT are added.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_send(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN ssize_t tulip_send_until(int fd, const void *buf, size_t n,
                                       int flags, int64_t deadline_ns);
 
@@ -2537,7 +2607,18 @@ TULIP_EXTERN ssize_t tulip_send_until(int fd, const void *buf, size_t n,
 TULIP_EXTERN ssize_t tulip_recvfrom(int fd, void *buf, size_t n, int flags,
                                     struct sockaddr *addr, socklen_t *addrlen);
 
-/** @brief tulip_recvfrom() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_recvfrom() with a deadline of its own (-ETIMEDOUT).
+ * @param fd A socket.
+ * @param buf Where to put the datagram (the excess is dropped unless flags has
+ *        MSG_PEEK; MSG_TRUNC makes it return the full length).
+ * @param n Size of buf.
+ * @param flags recvfrom(2) flags; MSG_DONTWAIT is added.
+ * @param[out] addr The sender (may be NULL).
+ * @param[in,out] addrlen Size of addr, then the address's length.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_recvfrom(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN ssize_t tulip_recvfrom_until(int fd, void *buf, size_t n,
                                           int flags, struct sockaddr *addr,
                                           socklen_t *addrlen,
@@ -2562,7 +2643,17 @@ TULIP_EXTERN ssize_t tulip_sendto(int fd, const void *buf, size_t n, int flags,
                                   const struct sockaddr *addr,
                                   socklen_t addrlen);
 
-/** @brief tulip_sendto() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_sendto() with a deadline of its own (-ETIMEDOUT).
+ * @param fd A datagram socket.
+ * @param buf The datagram.
+ * @param n Its length.
+ * @param flags sendto(2) flags; MSG_NOSIGNAL and MSG_DONTWAIT are added.
+ * @param addr The destination.
+ * @param addrlen Its length.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_sendto(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN ssize_t tulip_sendto_until(int fd, const void *buf, size_t n,
                                         int flags, const struct sockaddr *addr,
                                         socklen_t addrlen, int64_t deadline_ns);
@@ -2592,7 +2683,15 @@ TULIP_EXTERN ssize_t tulip_sendto_until(int fd, const void *buf, size_t n,
 TULIP_EXTERN int tulip_tcp_connect(int *fd, const char *host, const char *port,
                                    const struct tulip_connect_opts *opts);
 
-/** @brief tulip_tcp_connect() with a deadline for the whole connect. */
+/**
+ * @brief tulip_tcp_connect() with a deadline for the whole connect.
+ * @param[out] fd The connected socket (-1 on failure).
+ * @param host A name or a numeric address.
+ * @param port A port number or service name.
+ * @param opts Options, or NULL.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_tcp_connect(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN int tulip_tcp_connect_until(int *fd, const char *host,
                                          const char *port,
                                          const struct tulip_connect_opts *opts,
@@ -2682,7 +2781,13 @@ TULIP_EXTERN int tulip_unix_listen(int *fd, const char *path,
  */
 TULIP_EXTERN int tulip_unix_connect(int *fd, const char *path);
 
-/** @brief tulip_unix_connect() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_unix_connect() with a deadline of its own (-ETIMEDOUT).
+ * @param[out] fd The socket (-1 on failure).
+ * @param path The listener's path.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_unix_connect(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN int tulip_unix_connect_until(int *fd, const char *path,
                                           int64_t deadline_ns);
 
@@ -2750,7 +2855,15 @@ typedef void tulip_thread_abandon_fn(void *arg, int result);
  */
 TULIP_EXTERN int tulip_to_thread(tulip_thread_fn *fn, void *arg, int *result);
 
-/** @brief tulip_to_thread() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_to_thread() with a deadline of its own (-ETIMEDOUT).
+ * @param fn The function (it must not call tulip functions other than
+ *        tulip_call_soon_threadsafe()).
+ * @param arg Its argument.
+ * @param[out] result fn's return value (may be NULL).
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_to_thread(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN int tulip_to_thread_until(tulip_thread_fn *fn, void *arg,
                                        int *result, int64_t deadline_ns);
 
@@ -2823,7 +2936,16 @@ TULIP_EXTERN int tulip_getaddrinfo(const char *host, const char *port,
                                    const struct addrinfo *hints,
                                    struct addrinfo **res);
 
-/** @brief tulip_getaddrinfo() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_getaddrinfo() with a deadline of its own (-ETIMEDOUT).
+ * @param host A name, a numeric address, or NULL (with AI_PASSIVE: the wildcard
+ *        address).
+ * @param port A port number, a service name, or NULL.
+ * @param hints As for getaddrinfo(3), or NULL.
+ * @param[out] res The list; free it with tulip_freeaddrinfo().
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_getaddrinfo(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN int tulip_getaddrinfo_until(const char *host, const char *port,
                                          const struct addrinfo *hints,
                                          struct addrinfo **res,
@@ -2856,7 +2978,18 @@ TULIP_EXTERN int tulip_getnameinfo(const struct sockaddr *addr,
                                    size_t hostlen, char *serv, size_t servlen,
                                    int flags);
 
-/** @brief tulip_getnameinfo() with a deadline of its own (-ETIMEDOUT). */
+/**
+ * @brief tulip_getnameinfo() with a deadline of its own (-ETIMEDOUT).
+ * @param addr The address.
+ * @param addrlen Its length.
+ * @param[out] host Buffer for the host name (may be NULL).
+ * @param hostlen Its size.
+ * @param[out] serv Buffer for the service name (may be NULL).
+ * @param servlen Its size.
+ * @param flags NI_NUMERICHOST, NI_NAMEREQD ...
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_getnameinfo(); -ETIMEDOUT also when deadline_ns passes.
+ */
 TULIP_EXTERN int tulip_getnameinfo_until(const struct sockaddr *addr,
                                          socklen_t addrlen, char *host,
                                          size_t hostlen, char *serv,
