@@ -95,6 +95,10 @@ static void pool_destroy(void *p)
     struct stack_pool *sp = p;
     size_t i, busy = 0;
 
+    /* The exiting thread's cache of generator objects goes with it (key
+     * destructors run on the exiting thread, so its TLS is still there);
+     * ASan and valgrind reported it as lost. */
+    tulip__gen_cache_trim();
     for (i = 0; i < sp->ncls; i++)
         busy += sp->cls[i].in_use;
     if (busy)
