@@ -103,7 +103,8 @@ for src in "$here"/peers/*_*.*; do
             echo "$topic $peer $work/bin/$name" >>"$work/progs"
         else
             na "$topic" "$peer" "build failed: $(grep -m1 -i error \
-                "$work/bin/$name.err" | cut -c1-120)"
+                "$work/bin/$name.err" | sed "s|$here/peers/||g" |
+                cut -c1-120)"
         fi
         ;;
     go)
@@ -119,7 +120,8 @@ for src in "$here"/peers/*_*.*; do
             echo "$topic $peer $work/bin/$name" >>"$work/progs"
         else
             na "$topic" "$peer" "build failed: $(head -n1 \
-                "$work/bin/$name.err" | cut -c1-120)"
+                "$work/bin/$name.err" | sed "s|$here/peers/||g" |
+                cut -c1-120)"
         fi
         ;;
     *) ;;
@@ -145,7 +147,7 @@ while [ "$rep" -le "$reps" ]; do
             [ "$rc" -eq 124 ] && why="timed out after ${limit}s"
             [ "$lines" -eq 0 ] && why="$why, no metrics"
             last=$(grep -v '^[[:space:]]*$' "$work/err" | tail -n1 |
-                cut -c1-120)
+                sed "s|$here/||g; s|$build/||g" | cut -c1-120)
             na "$topic" "$impl" "$why${last:+: $last}"
             continue
         fi
