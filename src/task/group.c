@@ -142,6 +142,10 @@ void tulip__group_destroy_all(struct tulip_task *t)
             g->children = c->group_next;
             c->group = NULL;
         }
+        /* The parent may wait in g's queue (loop close during
+         * tulip_group_wait): unlink its node before g's memory goes. */
+        while (g->waitq.head)
+            tulip__waitq_remove(g->waitq.head);
         t->groups = g->outer;
         tulip__free(g, sizeof(*g));
     }
