@@ -2881,7 +2881,10 @@ TULIP_EXTERN int tulip_to_thread_until(tulip_thread_fn *fn, void *arg,
  * @param[out] result fn's return value (may be NULL).
  * @param abandon If the job is abandoned, called on the loop's thread with
  *        (arg, fn's result) once fn has returned, or (arg, -ECANCELED) at
- *        once if it never started; NULL for none.
+ *        once if it never started; NULL for none. It is called exactly
+ *        once when this returns -ECANCELED or -ETIMEDOUT (arg then belongs
+ *        to it), and never otherwise (on -ENOMEM, arg is still the
+ *        caller's).
  * @param deadline_ns Absolute deadline on the loop's clock (TULIP_FOREVER).
  * @return As tulip_to_thread().
  */

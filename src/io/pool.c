@@ -457,8 +457,13 @@ int tulip_to_thread_ex(tulip_thread_fn *fn, void *arg, int *result,
     if (!t)
         return -EPERM;
     rc = tulip__task_check(t);
-    if (rc)
+    if (rc) {
+        /* the same contract as an abandoned job: -ECANCELED or -ETIMEDOUT
+         * always hand arg to abandon */
+        if (abandon)
+            abandon(arg, -ECANCELED);
         return rc;
+    }
     return tulip__pool_run(t, TULIP_POOL_BLOCKING, fn, arg, abandon,
                            deadline_ns, result);
 }
