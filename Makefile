@@ -112,6 +112,7 @@ CPPCHECK_ARGS = --std=c11 --enable=warning,style,performance,portability \
     --inline-suppr --error-exitcode=1 -q --suppress=variableScope \
     -DTULIP_BUILDING -Iinclude -Isrc
 lint:
+	@sh scripts/deps.sh lint
 	@$(CMAKE) -S . -B build-tool >/dev/null
 	@$(CMAKE) -S . -B build-tool/generic -DTULIP_ARCH=generic \
 	    -DTULIP_BUILD_TESTS=OFF -DTULIP_BUILD_EXAMPLES=OFF >/dev/null

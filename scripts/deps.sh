@@ -2,7 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Install, with apt-get, whatever a fresh Debian 12 machine lacks for a task:
 #   scripts/deps.sh run     build and run the examples
-#   scripts/deps.sh test    also the test suite and the aarch64 cross check
+#   scripts/deps.sh test    also the test suite (pkg-config: the install
+#                           test), valgrind, and the aarch64 cross check
+#                           (scripts/cross-aarch64.sh fetches Criterion for
+#                           arm64 itself: it cannot be co-installed)
+#   scripts/deps.sh lint    clang-tidy and cppcheck
 #   scripts/deps.sh bench   also the peers the benchmarks compare against
 #   scripts/deps.sh docs    Doxygen
 # Only missing packages are installed; nothing happens when all are present.
@@ -12,8 +16,9 @@ profile=${1:-test}
 pkgs="build-essential cmake"
 case "$profile" in
 run) ;;
-test) pkgs="$pkgs libcriterion-dev clang-format valgrind gcc-aarch64-linux-gnu \
-libc6-dev-arm64-cross qemu-user" ;;
+test) pkgs="$pkgs libcriterion-dev pkg-config clang-format valgrind \
+gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
+lint) pkgs="$pkgs clang-tidy cppcheck" ;;
 bench) pkgs="$pkgs libuv1-dev golang-go python3 python3-uvloop" ;;
 docs) pkgs="$pkgs doxygen" ;;
 *) echo "deps.sh: unknown profile $profile" >&2; exit 2 ;;
