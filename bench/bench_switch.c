@@ -15,11 +15,12 @@
  *
  * Each variant ping-pongs between the main context and one context on its
  * own stack; a round trip is two switches. The variants run interleaved in
- * short batches (about 5 ms), batch after batch, and each figure is the median
- * over the batches, so a slice of host preemption lands in one batch of each
- * variant instead of skewing one of them. The bodies store a counter before
- * every switch and the switches are opaque calls, so nothing can be optimised
- * away.
+ * short batches (about 0.5 ms, well under a scheduler time slice), batch
+ * after batch, and each figure is the median over 201 batches: a batch that
+ * was preempted (by the host, or by other processes on a busy machine) is an
+ * outlier the median ignores, and drifts hit every variant alike. The bodies
+ * store a counter before every switch and the switches are opaque calls, so
+ * nothing can be optimised away.
  */
 #include "prefix.h"
 #include "coro/coro.h"
@@ -143,6 +144,7 @@ static void raw_make(struct raw_ctx *c, char *top, void (*fn)(void *),
 /* ---- the ping-pong bodies ------------------------------------------------ */
 
 #define STACK_BYTES (64 * 1024)
+#define BATCHES 201
 
 static uint64_t body_count; /* stored before every switch back */
 
@@ -274,9 +276,9 @@ static void setup(void)
 int main(int argc, char **argv)
 {
     int smoke = bench_is_smoke(argc, argv);
-    long n = smoke ? 20000 : 200000; /* round trips per batch */
-    int batches = smoke ? 3 : 51;
-    double t[NVAR][51], med[NVAR];
+    long n = 20000; /* round trips per batch: about 0.5 ms */
+    int batches = smoke ? 3 : BATCHES;
+    double t[NVAR][BATCHES], med[NVAR];
     int b, v;
 
     setup();
