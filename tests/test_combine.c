@@ -673,3 +673,67 @@ Test(combine, as_completed_empty_and_finished)
     tulip_task_release(t);
     fx_end();
 }
+
+/* ---- a cancel arriving with a wake-up ------------------------------------ */
+
+/* A child completes and queues the cancel of the waiting task: the waiter
+ * is woken by the completion and cancelled in the same pass. It must not
+ * go back to sleep as if nothing happened (level-triggered: its next wait
+ * returns -ECANCELED at once). */
+struct wake_cancel {
+    tulip_task *waiter;
+    tulip_task *t[3];
+    int rc;
+    int64_t when;
+    bool use_wait;
+};
+
+static int completes_and_cancels(void *arg)
+{
+    struct wake_cancel *w = arg;
+    tulip_sleep(TULIP_SEC);
+    tulip_call_soon(loop, cancel_cb, w->waiter, NULL);
+    return 0;
+}
+
+static int wake_cancel_body(void *arg)
+{
+    struct wake_cancel *w = arg;
+    if (w->use_wait)
+        w->rc = tulip_wait(w->t, 3, TULIP_ALL_COMPLETED, TULIP_FOREVER, NULL);
+    else
+        w->rc = tulip_gather(w->t, 3, NULL, 0);
+    w->when = tulip_now();
+    return 0;
+}
+
+static void wake_cancel_case(bool use_wait)
+{
+    struct wake_cancel w = {.use_wait = use_wait, .rc = 1};
+    struct kid k1 = {"k1", 10000, 0, 0}, k2 = {"k2", 10000, 0, 0};
+
+    fx_begin();
+    w.waiter = fx_spawn(wake_cancel_body, &w);
+    w.t[0] = fx_spawn(completes_and_cancels, &w);
+    w.t[1] = fx_spawn(kid_body, &k1);
+    w.t[2] = fx_spawn(kid_body, &k2);
+    fx_run();
+    cr_assert_eq(w.rc, -ECANCELED, "rc %s", tulip_err_name(w.rc));
+    cr_assert_eq(w.when, TULIP_SEC);
+    /* gather cancels what it gathers; wait never does. */
+    cr_assert_eq(k1.saw, use_wait ? 0 : -ECANCELED);
+    for (int i = 0; i < 3; i++)
+        tulip_task_release(w.t[i]);
+    tulip_task_release(w.waiter);
+    fx_end();
+}
+
+Test(combine, gather_cancel_with_child_completion_same_pass)
+{
+    wake_cancel_case(false);
+}
+
+Test(combine, wait_cancel_with_child_completion_same_pass)
+{
+    wake_cancel_case(true);
+}

@@ -111,8 +111,14 @@ int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
         }
         if (err || ndone == n)
             break;
-        nodes_arm(t, tasks, n, nodes, NULL);
-        rc = tulip__task_suspend(t, TULIP_FOREVER);
+        /* Check again before each wait: a cancel (or deadline) that came
+         * in the pass of the wake-up found us READY and did not wake us;
+         * without this we slept on until the next child finished. */
+        rc = tulip__task_check(t);
+        if (!rc) {
+            nodes_arm(t, tasks, n, nodes, NULL);
+            rc = tulip__task_suspend(t, TULIP_FOREVER);
+        }
         if (rc) {
             /* Cancelling a gather cancels what it gathers. */
             tulip__task_unhold(nodes);
@@ -171,6 +177,10 @@ int tulip_wait(tulip_task *const *tasks, size_t n, enum tulip_wait_mode mode,
     if (!nodes)
         return -ENOMEM;
     while (!wait_satisfied(tasks, n, mode, &count)) {
+        /* As in tulip_gather: a cancel that came with a wake-up. */
+        rc = tulip__task_check(t);
+        if (rc)
+            break;
         nodes_arm(t, tasks, n, nodes, NULL);
         rc = tulip__task_suspend(t, deadline);
         if (rc) {
