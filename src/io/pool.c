@@ -190,6 +190,57 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/*
+ * At process exit, join the workers of a pool whose threads are all idle,
+ * so that leak checkers see nothing left; a pool with a job still running
+ * is left alone (joining could wait forever). In a child after fork(), the
+ * workers do not exist: forget them and the queued jobs (their loops stay
+ * in the parent).
+ */
+static void pool_atexit(void)
+{
+    for (int which = 0; which < 2; which++) {
+        struct pool *p = &pools[which];
+        size_t n;
+
+        pthread_mutex_lock(&p->mu);
+        if (p->head || p->idle != p->nthreads) {
+            pthread_mutex_unlock(&p->mu);
+            continue;
+        }
+        p->stopping = true;
+        n = p->nthreads;
+        pthread_cond_broadcast(&p->work);
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < n; i++)
+            pthread_join(p->threads[i], NULL);
+        pthread_mutex_lock(&p->mu);
+        p->nthreads = 0;
+        p->stopping = false;
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void pool_atfork_child(void)
+{
+    for (int which = 0; which < 2; which++) {
+        struct pool *p = &pools[which];
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->work, NULL);
+        p->head = p->tail = NULL;
+        p->queued = p->idle = p->nthreads = 0;
+        p->stopping = false;
+    }
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void install_hooks(void)
+{
+    atexit(pool_atexit);
+    pthread_atfork(NULL, NULL, pool_atfork_child);
+}
+
 /* Start a worker (p->mu held). Signals are blocked in workers, so that a
  * process signal is always delivered to a thread that runs a loop. */
 static int start_worker(struct pool *p)
@@ -197,6 +248,7 @@ static int start_worker(struct pool *p)
     sigset_t all, old;
     int rc;
 
+    pthread_once(&hooks_once, install_hooks);
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_create(&p->threads[p->nthreads], NULL, worker, p);
