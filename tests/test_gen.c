@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "alloc_hook.h"
+#include "tools.h"
 #include "tulip.h"
 
 #define V(x) ((void *)(intptr_t)(x))
@@ -757,33 +758,34 @@ static int many_body(void *arg, void **ret)
     return 0;
 }
 
-Test(many, ten_thousand_interleaved, .timeout = 60)
+Test(many, ten_thousand_interleaved)
 {
     struct tulip_coro_opts o = {tulip_stack_size_min(), NULL};
-    tulip_gen **g = calloc(MANY, sizeof(*g));
+    int many = test_scaled(MANY, 20); /* 500 under valgrind */
+    tulip_gen **g = calloc((size_t)many, sizeof(*g));
     struct tulip_stack_stats st;
     void *v;
     int i, k;
 
     cr_assert_not_null(g);
-    for (i = 0; i < MANY; i++)
+    for (i = 0; i < many; i++)
         cr_assert_eq(tulip_gen_new_ex(&g[i], many_body, V(i), &o), 0);
     tulip_stack_stats(&st);
-    cr_assert_eq(st.in_use, MANY);
+    cr_assert_eq(st.in_use, (size_t)many);
     for (k = 0; k < ROUNDS; k++) {
-        for (i = 0; i < MANY; i++) {
+        for (i = 0; i < many; i++) {
             cr_assert_eq(tulip_gen_next(g[i], &v), 0);
             cr_assert_eq(I(v), (intptr_t)i * ROUNDS + k);
         }
     }
     /* Finish the even ones; free the odd ones while suspended. */
-    for (i = 0; i < MANY; i += 2) {
+    for (i = 0; i < many; i += 2) {
         cr_assert_eq(tulip_gen_next(g[i], &v), TULIP_STOP);
         cr_assert_eq(I(v), -(intptr_t)i);
     }
     tulip_stack_stats(&st);
-    cr_assert_eq(st.in_use, MANY / 2);
-    for (i = 0; i < MANY; i++)
+    cr_assert_eq(st.in_use, (size_t)many / 2);
+    for (i = 0; i < many; i++)
         tulip_gen_free(g[i]);
     free(g);
     assert_no_stacks();

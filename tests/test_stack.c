@@ -22,20 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tools.h"
 #include "tulip.h"
-
-/* Valgrind runs the x87 and SSE arithmetic in round-to-nearest whatever
- * the control words say (its manual, "Limitations"), though it keeps the
- * words themselves: the arithmetic check is then left out. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef UNDER_VALGRIND
-#define UNDER_VALGRIND() 0
-#endif
 
 #define V(x) ((void *)(intptr_t)(x))
 #define I(p) ((intptr_t)(p))
@@ -538,7 +526,7 @@ Test(fp, rounding_modes_are_kept_per_coroutine)
     set_round(RU, RU);
     cr_assert_eq(tulip_gen_next(g, NULL), TULIP_STOP);
     cr_assert_eq(f.seen[2], ROUND(RZ, RU));
-    cr_assert(UNDER_VALGRIND() || f.third[0] > f.third[1],
+    cr_assert(test_under_valgrind() || f.third[0] > f.third[1],
               "the x87 really rounded as set");
     cr_assert_eq(get_round(), ROUND(RU, RU), "main's survive the exit");
     set_round((saved >> 2) & 3u, saved & 3u);
@@ -562,4 +550,37 @@ Test(fp, new_coroutine_inherits_creator_modes)
     cr_assert_eq(f.seen[0], ROUND(RZ, RU), "the creator's, at creation");
     cr_assert_eq(get_round(), ROUND(RN, RN));
     tulip_gen_free(g);
+}
+
+/* ---- beyond the mprotect limit ------------------------------------------- */
+
+#define BEYOND 40000 /* mprotect guards stop near 32,700 (tulip.h) */
+
+/* DESIGN.md decision 2: with MADV_GUARD_INSTALL, guards add no memory-map
+ * entries, so more live stacks than vm.max_map_count / 2 are possible. */
+Test(guard, more_stacks_than_mprotect_allows)
+{
+    tulip_gen **g;
+    size_t min = tulip_stack_size_min();
+    int i;
+
+    if (test_under_valgrind())
+        cr_skip_test("too slow under valgrind; 10k stacks are in test_gen");
+    g = calloc(BEYOND, sizeof(*g));
+    cr_assert_not_null(g);
+    g[0] = new_sized(min, yield_once, NULL);
+    if (stats().guard_kind != 1) {
+        tulip_gen_free(g[0]);
+        free(g);
+        cr_skip_test("mprotect guards: limited by vm.max_map_count");
+    }
+    for (i = 1; i < BEYOND; i++)
+        g[i] = new_sized(min, yield_once, V(i));
+    for (i = 0; i < BEYOND; i++)
+        cr_assert_eq(tulip_gen_next(g[i], NULL), 0);
+    cr_assert_eq(stats().in_use, BEYOND);
+    for (i = 0; i < BEYOND; i++)
+        tulip_gen_free(g[i]);
+    free(g);
+    assert_no_stacks();
 }
