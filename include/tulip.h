@@ -61,7 +61,9 @@ extern "C" {
     XX(EAI_NONAME, -4080, "name or service not known")                         \
     XX(EAI_AGAIN, -4079, "temporary failure in name resolution")               \
     XX(EAI_FAIL, -4078, "non-recoverable failure in name resolution")          \
-    XX(EAI_SERVICE, -4077, "service not supported for socket type")
+    XX(EAI_SERVICE, -4077, "service not supported for socket type")            \
+    XX(EINCOMPLETE, -4072, "end of file before the expected bytes")            \
+    XX(ELIMIT, -4071, "separator not found within the limit")
 
 /** The tulip codes, as enumerators `TULIP_EOF`, `TULIP_STOP` ... */
 enum tulip_errno {
@@ -3005,6 +3007,350 @@ TULIP_EXTERN int tulip_getnameinfo_until(const struct sockaddr *addr,
                                          size_t hostlen, char *serv,
                                          size_t servlen, int flags,
                                          int64_t deadline_ns);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup stream Streams
+ *
+ * asyncio's StreamReader and StreamWriter in one object over a stream fd (a
+ * socket or a pipe; for a pipe, write_eof is not available). Reads return
+ * what is buffered, else read from the fd in the calling task; writes send
+ * at once when nothing is pending and buffer the rest, which the loop
+ * flushes in the background; tulip_stream_drain() applies backpressure with
+ * a high- and a low-water mark, in any number of tasks at once.
+ *
+ * Every read call that can wait has a deadline twin (`_until`) and the
+ * usual -ECANCELED / -ETIMEDOUT; an interrupted read consumes nothing (the
+ * stream is as it was before the call). One task reads at a time (-EBUSY);
+ * any task may write or drain. A stream belongs to its loop's thread.
+ * @code
+ * tulip_stream *s;
+ * tulip_stream_new(&s, fd, NULL);          // s owns fd now
+ * char line[256];
+ * ssize_t n = tulip_stream_read_line(s, line, sizeof(line));
+ * tulip_stream_write(s, line, (size_t)n);
+ * tulip_stream_drain(s);
+ * tulip_stream_wait_closed(s);             // flush, close the fd
+ * tulip_stream_free(s);
+ * @endcode
+ *  @{ */
+
+/** @brief The default read limit (asyncio's 64 KiB). */
+#define TULIP_STREAM_LIMIT (64 * 1024)
+/** @brief The default high-water mark of the write buffer (64 KiB; the
+ * low-water mark defaults to a quarter of the high one, as in asyncio). */
+#define TULIP_STREAM_HIGH_WATER (64 * 1024)
+
+/** @brief A buffered stream over an fd (opaque). */
+typedef struct tulip_stream tulip_stream;
+
+struct iovec; /* <sys/uio.h> */
+
+/** @brief Options of tulip_stream_new(); zero-initialise, then set. */
+struct tulip_stream_opts {
+    size_t limit;      /**< most bytes before a separator; 0: 64 KiB */
+    size_t high_water; /**< drain() waits above it; 0: 64 KiB */
+    size_t low_water;  /**< ... until at or below it; 0: high_water / 4 */
+    bool borrow_fd;    /**< do not close the fd when the stream closes */
+    tulip_loop *loop;  /**< NULL: the calling task's (or running) loop */
+};
+
+/**
+ * @brief Make a stream over fd, which is set non-blocking. Never waits.
+ * @param[out] out The stream.
+ * @param fd A stream fd; the stream owns it (closes it) unless
+ *        opts->borrow_fd.
+ * @param opts Options, or NULL.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL, fd is negative, or low_water > high_water.
+ * @return -EPERM if no loop is given, running, or running the caller.
+ * @return -ENOMEM if out of memory.
+ * @return A negative errno of fcntl(2) (-EBADF ...).
+ */
+TULIP_EXTERN int tulip_stream_new(tulip_stream **out, int fd,
+                                  const struct tulip_stream_opts *opts);
+
+/**
+ * @brief Abort the stream if it is not closed (pending bytes are dropped,
+ * an owned fd is closed) and free it.
+ * @param s The stream, or NULL. No task may be waiting on it.
+ * @note Call it while the loop runs (in a task or callback), so that the
+ * loop forgets the fd.
+ */
+TULIP_EXTERN void tulip_stream_free(tulip_stream *s);
+
+/**
+ * @brief The stream's fd.
+ * @param s The stream.
+ * @return The fd; TULIP_ECLOSED once closed; -EINVAL if s is NULL.
+ */
+TULIP_EXTERN int tulip_stream_fd(const tulip_stream *s);
+
+/**
+ * @brief Read up to n bytes, waiting until at least one is there
+ * (asyncio's read(n)).
+ * @param s The stream.
+ * @param buf Where to put them.
+ * @param n The most to read (0 returns 0 at once).
+ * @return The bytes read (> 0); 0 at end of file.
+ * @return -EINVAL if s is NULL or buf is NULL with n > 0.
+ * @return -EPERM if not called from a task.
+ * @return -EBUSY if another task is reading the stream.
+ * @return TULIP_ECLOSED if the stream is closing or closed (bytes buffered
+ *         before are still returned first).
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return A negative errno of read(2) (-ECONNRESET ...), which sticks.
+ */
+TULIP_EXTERN ssize_t tulip_stream_read(tulip_stream *s, void *buf, size_t n);
+
+/**
+ * @brief tulip_stream_read() with a deadline of its own.
+ * @param s The stream.
+ * @param buf Where to put the bytes.
+ * @param n The most to read.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_stream_read(); -ETIMEDOUT also when deadline_ns passes.
+ */
+TULIP_EXTERN ssize_t tulip_stream_read_until(tulip_stream *s, void *buf,
+                                             size_t n, int64_t deadline_ns);
+
+/**
+ * @brief Read exactly n bytes (asyncio's readexactly).
+ *
+ * Nothing is consumed unless the call returns n or TULIP_EINCOMPLETE: an
+ * error, a cancel or a deadline leaves the bytes in the stream. (Exception:
+ * for n above the read limit, bytes are read straight into buf and pushed
+ * back on failure; if memory for that runs out, *partial says how many of
+ * them buf holds, consumed.)
+ * @param s The stream.
+ * @param buf Where to put them.
+ * @param n How many.
+ * @param[out] partial At TULIP_EINCOMPLETE, the bytes that came before end
+ *        of file (in buf, consumed: asyncio's IncompleteReadError.partial);
+ *        0 otherwise. Required.
+ * @return n.
+ * @return TULIP_EINCOMPLETE if end of file came first.
+ * @return -EINVAL if s or partial is NULL, or buf is NULL with n > 0.
+ * @return -EPERM, -EBUSY, TULIP_ECLOSED, -ECANCELED, -ETIMEDOUT, or a read
+ *         error, as tulip_stream_read().
+ * @return -ENOMEM if the buffer could not grow to n bytes.
+ */
+TULIP_EXTERN ssize_t tulip_stream_read_exactly(tulip_stream *s, void *buf,
+                                               size_t n, size_t *partial);
+
+/**
+ * @brief tulip_stream_read_exactly() with a deadline of its own.
+ * @param s The stream.
+ * @param buf Where to put the bytes.
+ * @param n How many.
+ * @param[out] partial As tulip_stream_read_exactly().
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_stream_read_exactly(); -ETIMEDOUT when deadline_ns
+ *         passes (nothing consumed).
+ */
+TULIP_EXTERN ssize_t tulip_stream_read_exactly_until(tulip_stream *s, void *buf,
+                                                     size_t n, size_t *partial,
+                                                     int64_t deadline_ns);
+
+/**
+ * @brief Read up to and including a separator (asyncio's readuntil).
+ *
+ * The chunk may hold at most limit bytes before the separator (asyncio's
+ * rule) and must fit in cap; a longer one is TULIP_ELIMIT (asyncio's
+ * LimitOverrunError) and stays buffered, so a later read still gets it.
+ * @param s The stream.
+ * @param sep The separator.
+ * @param seplen Its length (> 0).
+ * @param buf Where to put the chunk.
+ * @param cap The size of buf.
+ * @param[out] partial At TULIP_EINCOMPLETE, the bytes before end of file
+ *        (in buf, consumed); 0 otherwise. Required.
+ * @return The chunk's length, separator included.
+ * @return TULIP_ELIMIT if no separator is found within the limit or cap.
+ * @return TULIP_EINCOMPLETE at end of file before a separator (possibly
+ *         with *partial 0).
+ * @return -EINVAL if s, sep or partial is NULL, seplen is 0, or buf is NULL
+ *         with cap > 0.
+ * @return -EPERM, -EBUSY, TULIP_ECLOSED, -ECANCELED, -ETIMEDOUT, -ENOMEM or
+ *         a read error, as tulip_stream_read() (nothing consumed).
+ */
+TULIP_EXTERN ssize_t tulip_stream_read_sep(tulip_stream *s, const void *sep,
+                                           size_t seplen, void *buf, size_t cap,
+                                           size_t *partial);
+
+/**
+ * @brief tulip_stream_read_sep() with a deadline of its own.
+ * @param s The stream.
+ * @param sep The separator.
+ * @param seplen Its length (> 0).
+ * @param buf Where to put the chunk.
+ * @param cap The size of buf.
+ * @param[out] partial As tulip_stream_read_sep().
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_stream_read_sep(); -ETIMEDOUT when deadline_ns passes.
+ */
+TULIP_EXTERN ssize_t tulip_stream_read_sep_until(tulip_stream *s,
+                                                 const void *sep, size_t seplen,
+                                                 void *buf, size_t cap,
+                                                 size_t *partial,
+                                                 int64_t deadline_ns);
+
+/**
+ * @brief Read a line, '\n' included (asyncio's readline): as
+ * tulip_stream_read_sep() with "\n", except that at end of file the last,
+ * unterminated line is returned as a plain count, and 0 means end of file.
+ * @param s The stream.
+ * @param buf Where to put the line.
+ * @param cap The size of buf.
+ * @return The line's length; 0 at end of file.
+ * @return TULIP_ELIMIT if the line is too long (it stays buffered).
+ * @return The other errors of tulip_stream_read_sep().
+ */
+TULIP_EXTERN ssize_t tulip_stream_read_line(tulip_stream *s, void *buf,
+                                            size_t cap);
+
+/**
+ * @brief tulip_stream_read_line() with a deadline of its own.
+ * @param s The stream.
+ * @param buf Where to put the line.
+ * @param cap The size of buf.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_stream_read_line(); -ETIMEDOUT when deadline_ns passes.
+ */
+TULIP_EXTERN ssize_t tulip_stream_read_line_until(tulip_stream *s, void *buf,
+                                                  size_t cap,
+                                                  int64_t deadline_ns);
+
+/**
+ * @brief Whether end of file was seen and nothing is buffered (at_eof).
+ * @param s The stream.
+ * @return true at end of file; false otherwise or for NULL.
+ */
+TULIP_EXTERN bool tulip_stream_at_eof(const tulip_stream *s);
+
+/**
+ * @brief The bytes buffered for reading.
+ * @param s The stream.
+ * @return Their number (0 for NULL).
+ */
+TULIP_EXTERN size_t tulip_stream_read_buffer_size(const tulip_stream *s);
+
+/**
+ * @brief Queue n bytes (asyncio's write): sent at once if nothing is
+ * pending, else buffered and flushed by the loop. Never waits; pair it with
+ * tulip_stream_drain().
+ * @param s The stream.
+ * @param buf The bytes (copied if they cannot all be sent at once).
+ * @param n How many.
+ * @return 0 on success.
+ * @return -EINVAL if s is NULL or buf is NULL with n > 0.
+ * @return TULIP_ECLOSED after close, abort or write_eof.
+ * @return -ENOMEM if the buffer could not grow (nothing of buf beyond what
+ *         was sent at once is queued).
+ * @return -EPIPE, -ECONNRESET ... once the connection is lost (sticky).
+ */
+TULIP_EXTERN int tulip_stream_write(tulip_stream *s, const void *buf, size_t n);
+
+/**
+ * @brief tulip_stream_write() of several buffers, sent with one writev
+ * (asyncio's writelines).
+ * @param s The stream.
+ * @param iov The buffers.
+ * @param iovcnt Their number (0 to IOV_MAX).
+ * @return As tulip_stream_write().
+ */
+TULIP_EXTERN int tulip_stream_writev(tulip_stream *s, const struct iovec *iov,
+                                     int iovcnt);
+
+/**
+ * @brief The bytes waiting to be written.
+ * @param s The stream.
+ * @return Their number (0 for NULL).
+ */
+TULIP_EXTERN size_t tulip_stream_write_buffer_size(const tulip_stream *s);
+
+/**
+ * @brief Wait for the write buffer (asyncio's drain): returns at once
+ * unless the buffer went above the high-water mark, and then waits until it
+ * is at or below the low-water mark. Any number of tasks may drain at once;
+ * all of them wake together.
+ * @param s The stream.
+ * @return 0 when writing may go on.
+ * @return -EPIPE, -ECONNRESET ... if the connection was lost (also for
+ *         drainers waiting when it happens).
+ * @return TULIP_ECLOSED if the stream was aborted (or closed) with nothing
+ *         lost otherwise.
+ * @return -EINVAL if s is NULL; -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ */
+TULIP_EXTERN int tulip_stream_drain(tulip_stream *s);
+
+/**
+ * @brief tulip_stream_drain() with a deadline of its own.
+ * @param s The stream.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_stream_drain(); -ETIMEDOUT when deadline_ns passes.
+ */
+TULIP_EXTERN int tulip_stream_drain_until(tulip_stream *s, int64_t deadline_ns);
+
+/**
+ * @brief Half-close (asyncio's write_eof): shutdown(SHUT_WR) once the
+ * pending bytes are written; reading goes on. Never waits.
+ * @param s The stream.
+ * @return 0 (also when called again).
+ * @return TULIP_ECLOSED if the stream is closing.
+ * @return -ENOTSOCK for a pipe, or another errno of shutdown(2).
+ * @return -EINVAL if s is NULL.
+ */
+TULIP_EXTERN int tulip_stream_write_eof(tulip_stream *s);
+
+/**
+ * @brief Start closing (asyncio's close): no more reads or writes (reads in
+ * other tasks return TULIP_ECLOSED); pending bytes are flushed in the
+ * background, then the fd is closed (if owned). Never waits.
+ * @param s The stream.
+ * @return 0, or -EINVAL if s is NULL.
+ */
+TULIP_EXTERN int tulip_stream_close(tulip_stream *s);
+
+/**
+ * @brief Whether close or abort was called.
+ * @param s The stream.
+ * @return true if closing or closed.
+ */
+TULIP_EXTERN bool tulip_stream_is_closing(const tulip_stream *s);
+
+/**
+ * @brief Close (if not yet) and wait until the fd is closed.
+ *
+ * Never hangs for good: a peer that is gone makes the flush fail, which
+ * closes the fd; and if the wait is cancelled or its deadline passes, the
+ * stream is aborted, so the fd is closed whenever this returns.
+ * @param s The stream.
+ * @return 0 once closed.
+ * @return -ECANCELED, -ETIMEDOUT (the stream has been aborted).
+ * @return -EPERM if not called from a task (the stream has been aborted).
+ * @return -EINVAL if s is NULL.
+ */
+TULIP_EXTERN int tulip_stream_wait_closed(tulip_stream *s);
+
+/**
+ * @brief tulip_stream_wait_closed() with a deadline of its own.
+ * @param s The stream.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_stream_wait_closed().
+ */
+TULIP_EXTERN int tulip_stream_wait_closed_until(tulip_stream *s,
+                                                int64_t deadline_ns);
+
+/**
+ * @brief Close at once (asyncio's abort): pending bytes are dropped,
+ * drainers wake with TULIP_ECLOSED, readers with TULIP_ECLOSED, waiters of
+ * wait_closed with 0.
+ * @param s The stream, or NULL.
+ */
+TULIP_EXTERN void tulip_stream_abort(tulip_stream *s);
 
 /** @} */
 
