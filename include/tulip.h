@@ -3354,6 +3354,177 @@ TULIP_EXTERN void tulip_stream_abort(tulip_stream *s);
 
 /** @} */
 
+/* ======================================================================== */
+/** @defgroup server Servers
+ *
+ * asyncio's start_server: accept connections on one or more listening
+ * sockets (SO_REUSEPORT listeners give one loop per core) and run a task
+ * per connection, with a stream over it, inside a task group owned by the
+ * server's own task.
+ *
+ * A server is not a fail-fast task group: a handler that returns an error
+ * has it reported to the loop's error handler, its connection is closed,
+ * and the server and the other connections carry on (DESIGN.md decision
+ * 11). Accept errors that mean "out of resources" (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM) are reported once per episode and retried after a back-off that
+ * doubles from backoff_min_ns to backoff_max_ns, never spinning; ECONNABORTED
+ * and EAGAIN are skipped silently.
+ *
+ * asyncio's Server, mapped: close() is tulip_server_stop(); wait_closed()
+ * is tulip_server_wait(); close_clients() / abort_clients() are
+ * tulip_server_close_clients() / tulip_server_abort_clients();
+ * serve_forever() is tulip_server_serve_forever(); and
+ * tulip_server_close() does all of it with a grace period for handlers.
+ * @code
+ * static int echo(tulip_stream *s, void *arg) {
+ *     char buf[65536];
+ *     ssize_t n;
+ *     while ((n = tulip_stream_read(s, buf, sizeof(buf))) > 0) {
+ *         tulip_stream_write(s, buf, (size_t)n);
+ *         if (tulip_stream_drain(s) < 0)
+ *             break;
+ *     }
+ *     return n < 0 ? (int)n : 0;
+ * }
+ * struct tulip_server_opts o = {.host = "127.0.0.1", .port = "0"};
+ * tulip_server *srv;
+ * tulip_server_start(&srv, echo, NULL, &o);
+ * printf("port %d\n", tulip_server_port(srv));
+ * tulip_server_serve_forever(srv);    // in a task
+ * @endcode
+ *  @{ */
+
+/** @brief A server (opaque). */
+typedef struct tulip_server tulip_server;
+
+/**
+ * @brief A connection handler: runs in a task of its own with the
+ * connection's stream, which the server flushes, closes and frees after it
+ * returns. A negative result other than -ECANCELED is reported to the
+ * loop's error handler and affects only this connection.
+ */
+typedef int tulip_server_fn(tulip_stream *s, void *arg);
+
+/** @brief Options of tulip_server_start(); zero-initialise, then set. */
+struct tulip_server_opts {
+    const int *fds;   /**< listening sockets, owned by the server from
+                           the call on (even when it fails); or NULL */
+    size_t nfds;      /**< their number */
+    const char *host; /**< without fds: listen on host:port (numeric
+                           outside tasks), with listen options: */
+    const char *port; /**< "0" for an ephemeral port */
+    struct tulip_listen_opts listen; /**< family, backlog, reuse_port */
+    struct tulip_stream_opts stream; /**< of each connection (borrow_fd and
+                                          loop are ignored) */
+    size_t stack_size;               /**< of handler tasks; 0: the default */
+    int64_t linger_ns;               /**< time to flush after a handler returns,
+                                          then abort; 0: 30 s */
+    int64_t backoff_min_ns;          /**< first accept back-off; 0: 100 ms */
+    int64_t backoff_max_ns;          /**< largest back-off; 0: 3.2 s */
+    tulip_loop *loop; /**< NULL: the caller's (or running) loop */
+};
+
+/**
+ * @brief Start serving: the listeners are made (or taken), and the server's
+ * task starts accepting on the loop's next pass.
+ * @param[out] out The server.
+ * @param fn The connection handler.
+ * @param arg Passed to fn.
+ * @param opts The listeners (fds, or host and port) and options.
+ * @return 0 on success.
+ * @return -EINVAL if out, fn or opts is NULL, or neither fds nor port is
+ *         given.
+ * @return -EPERM if no loop is given or running.
+ * @return -ENOMEM if out of memory.
+ * @return An error of tulip_tcp_listen().
+ */
+TULIP_EXTERN int tulip_server_start(tulip_server **out, tulip_server_fn *fn,
+                                    void *arg,
+                                    const struct tulip_server_opts *opts);
+
+/**
+ * @brief The local port of the server's first listener.
+ * @param srv The server.
+ * @return The port; -EINVAL if srv is NULL or it has stopped, or an error
+ *         of tulip_sock_port().
+ */
+TULIP_EXTERN int tulip_server_port(const tulip_server *srv);
+
+/**
+ * @brief The connections whose handlers are running.
+ * @param srv The server.
+ * @return Their number (0 for NULL).
+ */
+TULIP_EXTERN size_t tulip_server_connections(const tulip_server *srv);
+
+/**
+ * @brief Whether the server accepts connections (asyncio's is_serving).
+ * @param srv The server.
+ * @return true until stopped.
+ */
+TULIP_EXTERN bool tulip_server_is_serving(const tulip_server *srv);
+
+/**
+ * @brief Stop accepting and close the listeners (asyncio's Server.close);
+ * running handlers go on. Never waits.
+ * @param srv The server, or NULL.
+ */
+TULIP_EXTERN void tulip_server_stop(tulip_server *srv);
+
+/**
+ * @brief Close every connection's stream (asyncio's close_clients): their
+ * handlers' reads return TULIP_ECLOSED; pending bytes are still flushed.
+ * @param srv The server, or NULL.
+ */
+TULIP_EXTERN void tulip_server_close_clients(tulip_server *srv);
+
+/**
+ * @brief Abort every connection's stream (asyncio's abort_clients).
+ * @param srv The server, or NULL.
+ */
+TULIP_EXTERN void tulip_server_abort_clients(tulip_server *srv);
+
+/**
+ * @brief Wait until the server is stopped and every handler has finished
+ * (asyncio's wait_closed).
+ * @param srv The server.
+ * @return 0 then.
+ * @return -EINVAL if srv is NULL; -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ */
+TULIP_EXTERN int tulip_server_wait(tulip_server *srv);
+
+/**
+ * @brief Serve until cancelled (asyncio's serve_forever): waits as
+ * tulip_server_wait(); if the calling task is cancelled, the server is
+ * stopped and its handlers are cancelled.
+ * @param srv The server.
+ * @return As tulip_server_wait().
+ */
+TULIP_EXTERN int tulip_server_serve_forever(tulip_server *srv);
+
+/**
+ * @brief Shut down gracefully: stop accepting, give the handlers grace_ns
+ * to finish, then cancel the rest and wait for them.
+ * @param srv The server.
+ * @param grace_ns How long handlers may keep running (0: cancel at once).
+ * @return The number of handlers that had to be cancelled (>= 0).
+ * @return -EINVAL if srv is NULL; -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT if the calling task is cancelled or a
+ *         deadline of its scopes passes: the handlers are cancelled then,
+ *         and finish on their own.
+ */
+TULIP_EXTERN int tulip_server_close(tulip_server *srv, int64_t grace_ns);
+
+/**
+ * @brief Free the server. If it still runs, it is stopped, its handlers
+ * are cancelled, and its memory goes when its task has finished.
+ * @param srv The server, or NULL.
+ */
+TULIP_EXTERN void tulip_server_free(tulip_server *srv);
+
+/** @} */
+
 #ifdef __cplusplus
 }
 #endif
