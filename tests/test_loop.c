@@ -692,3 +692,43 @@ Test(loop, extreme_deadlines)
     cr_assert_eq(tulip_loop_run(loop), 0);
     close_loop(loop);
 }
+
+static int seq_seen[1000];
+static int nseq;
+
+static void seq_cb(void *arg)
+{
+    seq_seen[nseq++] = (int)(intptr_t)arg;
+}
+
+static void seq_resched(void *arg)
+{
+    seq_cb(arg);
+    /* scheduled while its own batch runs: must wait for the next pass */
+    tulip_call_soon(cur_loop, seq_cb, (void *)(intptr_t)(1000 - 1), NULL);
+}
+
+/* Bare call_soon entries share chunks; handles and chunks interleave; a
+ * callback's own call_soon never joins the running batch. */
+Test(loop, fifo_across_chunks_and_handles)
+{
+    tulip_loop *loop = cur_loop = new_loop(false);
+    tulip_handle *hs[100];
+    int nh = 0;
+    nseq = 0;
+    for (int i = 0; i < 900; i++) {
+        tulip_handle **out = i % 7 == 3 && nh < 100 ? &hs[nh++] : NULL;
+        tulip_callback_fn *fn = i == 450 ? seq_resched : seq_cb;
+        cr_assert_eq(tulip_call_soon(loop, fn, (void *)(intptr_t)i, out), 0);
+    }
+    cr_assert_eq(tulip_loop_run_once(loop), 1);
+    cr_assert_eq(nseq, 900);
+    for (int i = 0; i < 900; i++)
+        cr_assert_eq(seq_seen[i], i);
+    cr_assert_eq(tulip_loop_run_once(loop), 0);
+    cr_assert_eq(nseq, 901);
+    cr_assert_eq(seq_seen[900], 999);
+    for (int i = 0; i < nh; i++)
+        tulip_handle_release(hs[i]);
+    close_loop(loop);
+}

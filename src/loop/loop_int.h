@@ -68,6 +68,7 @@ struct tulip_handle {
 
 struct tulip__handle_slab; /* handle.c */
 struct async_node;         /* async.c */
+struct soon_chunk;         /* handle.c */
 
 struct tulip_loop {
     /* ready queue: FIFO, singly linked through tulip__cb.next */
@@ -115,10 +116,12 @@ struct tulip_loop {
 
     /* handles (handle.c) */
     struct tulip__cb *handle_free;    /* free handles, through u.cb */
-    struct tulip__cb *soon_free;      /* free bare call_soon entries */
+    struct tulip__cb *soon_free;      /* free call_soon record chunks */
+    struct soon_chunk *soon_chunk;    /* the chunk taking records, if it is
+                                         still the queue's last entry */
     struct tulip__handle_slab *slabs; /* all handle and entry memory */
     size_t slab_next;                 /* handles in the next slab */
-    size_t soon_slab_next;            /* entries in the next slab */
+    size_t soon_slab_next;            /* chunks in the next slab */
     size_t handles_held;              /* handles the caller still holds */
 
     /* liveness, errors, hooks */
