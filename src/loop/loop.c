@@ -211,7 +211,7 @@ static int loop_poll(tulip_loop *loop, int64_t timeout_ns)
     return 0;
 }
 
-/* Phase 5: run the batch: the entries queued before this point (earlier
+/* Phase 6: run the batch: the entries queued before this point (earlier
  * passes, other threads), then the ready watchers, then the due timers.
  * Anything they schedule waits for the next pass. The pending and due
  * arrays may be reallocated by the callbacks (watchers and timers started),
@@ -271,17 +271,21 @@ static void loop_run_batch(tulip_loop *loop)
  */
 static int loop_pass(tulip_loop *loop, bool may_wait)
 {
+    /* 1 and 2: timeout, poll */
     int rc = loop_poll(loop, loop_timeout(loop, may_wait));
     if (tulip__unlikely(rc < 0))
         return rc;
+    /* 3: other threads' callbacks (an atomic load when there are none) */
     if (atomic_load_explicit(&loop->async_pending, memory_order_relaxed))
         tulip__async_drain(loop);
+    /* 4 and 5: timers; the clock is read only when one is armed */
     if (loop->heap_size) {
         if (loop->virtual_clock && !loop->ready_head && !loop->pending_count &&
             loop->heap[3].deadline_ns > loop->virtual_now)
             loop->virtual_now = loop->heap[3].deadline_ns;
         tulip__timer_move_due(loop, tulip__loop_now(loop));
     }
+    /* 6: run the batch */
     loop_run_batch(loop);
     return 0;
 }
