@@ -355,7 +355,10 @@ TULIP_EXTERN int tulip_gen_throw(tulip_gen *g, int err, void **out);
  *         not running.
  * @return -EINVAL if g is NULL.
  * @return TULIP_ERUNNING if g is running.
- * @return TULIP_EIGNORED if the body yielded again; it stays suspended.
+ * @return TULIP_EIGNORED if the body yielded again; it stays suspended. Also
+ *         when a sub-generator it delegates to (tulip_yield_from) ignored
+ *         the close: the error then propagates out of the body, which
+ *         finishes, as Python's RuntimeError propagates out of close().
  * @return Another negative code the body returned while closing.
  */
 TULIP_EXTERN int tulip_gen_close(tulip_gen *g);
