@@ -982,3 +982,87 @@ Test(sock, happy_eyeballs_localhost)
     tulip_fd_close(lfd);
     net_end();
 }
+
+/* The fds open in the process. */
+static int open_fds(void)
+{
+    int n = 0;
+
+    for (int fd = 0; fd < 4096; fd++)
+        n += fcntl(fd, F_GETFD) >= 0;
+    return n;
+}
+
+/* Both addresses hang; the task is cancelled while the attempts run: every
+ * attempt's socket is closed. */
+static int he_cancelled_body(void *arg)
+{
+    struct tulip_connect_opts o = {.happy_eyeballs_delay_ns = 50 * TULIP_MSEC};
+    int fd = 7;
+    int rc;
+
+    (void)arg;
+    rc = tulip_tcp_connect_ai(&fd, he_ai, &o, TULIP_FOREVER);
+    cr_expect_eq(fd, -1);
+    return rc;
+}
+
+Test(sock, happy_eyeballs_cancelled)
+{
+    tulip_task *f, *t;
+    int before;
+
+    net_begin();
+    listen_local(1);
+    good_lfd = lfd; /* both addresses: the full listener */
+    f = fx_spawn(fill_backlog, (void *)(intptr_t)(300 * TULIP_MSEC));
+    fx_run();
+    cr_assert_eq(fx_result(f), -ETIMEDOUT);
+    tulip_task_release(f);
+    he_list();
+    before = open_fds();
+    t = fx_spawn(he_cancelled_body, NULL);
+    go(cancel_after, t); /* at 100 ms: both attempts started */
+    fx_run();
+    cr_assert_eq(fx_result(t), -ECANCELED);
+    cr_assert_eq(open_fds(), before);
+    tulip_task_release(t);
+    close_fillers();
+    tulip_fd_close(lfd);
+    net_end();
+}
+
+/* Both addresses refuse: each failure starts the next attempt at once,
+ * without waiting for the delay, and the error is the last attempt's. */
+static int he_refused_body(void *arg)
+{
+    struct tulip_connect_opts o = {.happy_eyeballs_delay_ns = 5 * TULIP_SEC};
+    int64_t t0 = tulip_now();
+    int fd, rc;
+
+    (void)arg;
+    rc = tulip_tcp_connect_ai(&fd, he_ai, &o, TULIP_FOREVER);
+    he_took_ns = tulip_now() - t0;
+    return rc;
+}
+
+Test(sock, happy_eyeballs_all_refused)
+{
+    tulip_task *t;
+    int before;
+
+    net_begin();
+    listen_local(0);
+    cr_assert_eq(tulip_tcp_listen(&good_lfd, "127.0.0.1", "0", NULL), 0);
+    he_list();
+    tulip_fd_close(lfd); /* nobody listens on either port now */
+    tulip_fd_close(good_lfd);
+    before = open_fds();
+    t = fx_spawn(he_refused_body, NULL);
+    fx_run();
+    cr_assert_eq(fx_result(t), -ECONNREFUSED);
+    cr_assert_lt(he_took_ns, 5 * TULIP_SEC);
+    cr_assert_eq(open_fds(), before);
+    tulip_task_release(t);
+    net_end();
+}
