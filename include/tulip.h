@@ -1396,6 +1396,11 @@ TULIP_EXTERN void tulip_as_completed_done(struct tulip_as_completed *it);
  * tulip_group_wait() return -ECANCELED. Cancelling the parent cancels the
  * children at once. tulip_group_wait() always waits for every child and
  * returns the first error.
+ *
+ * Deadlines of scopes around the group reach the children through the
+ * parent: when such a deadline passes, the parent's calls in the body return
+ * -ETIMEDOUT, and tulip_group_wait() then cancels the children (trio
+ * cancels them at the moment the deadline passes).
  */
 typedef struct tulip_group tulip_group;
 
@@ -1419,7 +1424,9 @@ TULIP_EXTERN int tulip_group_new(tulip_group **out);
  * @param[out] out A reference for the caller (release it), or NULL.
  * @return 0 on success.
  * @return -EINVAL if g or fn is NULL.
- * @return -EPIPE if the group has been waited for already.
+ * @return -EPIPE if tulip_group_wait() has begun (a child spawning a
+ *         sibling while the parent waits): the group admits no more
+ *         children then. After tulip_group_wait() returns, g is freed.
  * @return -ECANCELED if the group is cancelled (nothing is started).
  * @return -ENOMEM if out of memory.
  */
