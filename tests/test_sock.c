@@ -1066,3 +1066,54 @@ Test(sock, happy_eyeballs_all_refused)
     tulip_task_release(t);
     net_end();
 }
+
+/* IPv6 loopback, where the machine has it: listen on ::1, connect by the
+ * numeric name, and by the family option. */
+static int v6_client(void *arg)
+{
+    struct tulip_connect_opts o = {.family = AF_INET6};
+    struct sockaddr_in6 peer;
+    socklen_t pl = sizeof(peer);
+    int fd, c, rc;
+
+    (void)arg;
+    rc = tulip_tcp_connect(&fd, "::1", lport, &o);
+    if (rc)
+        return rc;
+    c = tulip_accept(lfd, (struct sockaddr *)&peer, &pl);
+    cr_expect_geq(c, 0);
+    cr_expect_eq(peer.sin6_family, AF_INET6);
+    cr_expect(nodelay(c));
+    cr_expect_eq(tulip_send(fd, "6", 1, 0), 1);
+    cr_expect_eq(tulip_recv(c, (char[2]){0}, 2, 0), 1);
+    tulip_fd_close(c);
+    tulip_fd_close(fd);
+    /* an IPv4-only connect to an IPv6 literal does not resolve */
+    o.family = AF_INET;
+    rc = tulip_tcp_connect(&fd, "::1", lport, &o);
+    cr_expect(rc == TULIP_EAI_NONAME || rc == -EAFNOSUPPORT, "got %s",
+              tulip_err_name(rc));
+    return 0;
+}
+
+Test(sock, tcp_ipv6_loopback)
+{
+    struct tulip_listen_opts lo = {.family = AF_INET6};
+    tulip_task *t;
+    int rc;
+
+    net_begin();
+    rc = tulip_tcp_listen(&lfd, "::1", "0", &lo);
+    if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT) {
+        net_end();
+        cr_skip_test("no IPv6 loopback here");
+    }
+    cr_assert_eq(rc, 0, "got %s", tulip_err_name(rc));
+    snprintf(lport, sizeof(lport), "%d", tulip_sock_port(lfd));
+    t = fx_spawn(v6_client, NULL);
+    fx_run();
+    cr_assert_eq(fx_result(t), 0);
+    tulip_task_release(t);
+    tulip_fd_close(lfd);
+    net_end();
+}
