@@ -852,3 +852,56 @@ Test(stream, bad_arguments)
     close(sp[1]);
     net_end();
 }
+
+/* Out of memory: -ENOMEM, nothing consumed, nothing leaked, and the stream
+ * works again once memory is back. */
+static int oom_body(void *arg)
+{
+    static char chunk[200000];
+    tulip_stream *s;
+    char buf[64];
+    int snd = 4096, rc;
+    ssize_t r;
+
+    (void)arg;
+    setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+    test_alloc_fail_nth(&alloc_c, 1, true);
+    cr_expect_eq(tulip_stream_new(&s, sp[0], NULL), -ENOMEM);
+    test_alloc_fail_nth(&alloc_c, 0, false);
+    cr_expect_eq(tulip_stream_new(&s, sp[0], NULL), 0);
+    /* the read buffer cannot be made: the line stays in the kernel */
+    test_alloc_fail_nth(&alloc_c, 1, true);
+    r = tulip_stream_read_line(s, buf, sizeof(buf));
+    cr_expect_eq(r, -ENOMEM, "got %zd", r);
+    test_alloc_fail_nth(&alloc_c, 0, false);
+    r = tulip_stream_read_line(s, buf, sizeof(buf));
+    cr_expect_eq(r, 4);
+    cr_expect_eq(memcmp(buf, "abc\n", 4), 0);
+    /* the write buffer cannot be made */
+    test_alloc_fail_nth(&alloc_c, 1, true);
+    rc = tulip_stream_write(s, chunk, sizeof(chunk));
+    cr_expect_eq(rc, -ENOMEM);
+    cr_expect_eq(tulip_stream_write_buffer_size(s), 0);
+    test_alloc_fail_nth(&alloc_c, 0, false);
+    rc = tulip_stream_write(s, chunk, sizeof(chunk));
+    cr_expect_eq(rc, 0);
+    cr_expect_gt(tulip_stream_write_buffer_size(s), 0);
+    tulip_stream_abort(s);
+    tulip_stream_free(s);
+    return 0;
+}
+
+Test(stream, out_of_memory)
+{
+    tulip_task *t;
+
+    net_begin();
+    pair();
+    cr_assert_eq(write(sp[1], "abc\n", 4), 4);
+    t = fx_spawn(oom_body, NULL);
+    fx_run();
+    cr_assert_eq(fx_result(t), 0);
+    tulip_task_release(t);
+    close(sp[1]);
+    net_end();
+}

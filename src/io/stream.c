@@ -468,6 +468,8 @@ static ssize_t fill(struct tulip_stream *s, struct tulip_task *t, size_t want,
 /* Hand out n buffered bytes. */
 static void take(struct tulip_stream *s, void *buf, size_t n)
 {
+    if (n == 0) /* rbuf may be NULL */
+        return;
     memcpy(buf, s->rbuf + s->rpos, n);
     s->rpos += n;
     s->rlen -= n;

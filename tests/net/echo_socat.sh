@@ -26,7 +26,11 @@ for _ in $(seq 100); do
     [ -n "$port" ] && break
     sleep 0.05
 done
-[ -n "$port" ] || { echo "echo_socat.sh: the server did not start" >&2; exit 1; }
+if [ -z "$port" ]; then
+    echo "echo_socat.sh: the server did not start; its output:" >&2
+    cat "$dir/server.out" >&2
+    exit 1
+fi
 
 # Each client's input: LINES lines of varying length, unique to the client.
 i=0
@@ -54,7 +58,7 @@ nc -N 127.0.0.1 "$port" <"$dir/in.nc" >"$dir/out.nc" &
 pids="$pids $!"
 fail=0
 for p in $pids; do
-    wait "$p" || fail=1
+    wait "$p" || { echo "echo_socat.sh: a client failed" >&2; fail=1; }
 done
 i=0
 while [ $i -lt "$clients" ]; do
