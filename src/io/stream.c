@@ -659,7 +659,7 @@ static ssize_t read_sep(tulip_stream *s, const void *sep, size_t seplen,
     rc = read_enter(s, &t);
     if (rc)
         return rc;
-    max = s->limit + seplen < cap ? s->limit + seplen : cap;
+    max = s->limit < cap && cap - s->limit > seplen ? s->limit + seplen : cap;
     s->reading = true;
     for (;;) {
         at = find_sep(s, from, sep, seplen);
