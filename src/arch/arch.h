@@ -28,7 +28,7 @@ struct tulip__ctx {
  * x86_64/switch.S). */
 struct tulip__ctx {
     void *sp;        /* saved stack pointer; registers lie above it */
-    uint32_t mxcsr;  /* MXCSR while suspended */
+    uint32_t mxcsr;  /* MXCSR while suspended; bit 31: never run */
     uint16_t fpu_cw; /* x87 control word while suspended */
 };
 _Static_assert(offsetof(struct tulip__ctx, mxcsr) == 8, "switch.S: 8(ctx)");

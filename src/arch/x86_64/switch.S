@@ -2,8 +2,8 @@
 /*
  * Context switch for x86_64, System V ABI.
  *
- * struct tulip__ctx (arch.h): 0 sp, 8 MXCSR (4 bytes), 12 x87 control word
- * (2 bytes). Frame left on a suspended stack (lowest address first, 56
+ * struct tulip__ctx (arch.h): 0 sp, 8 MXCSR (4 bytes; bit 31, reserved in
+ * MXCSR, marks a context that has never run), 12 x87 control word (2 bytes). Frame left on a suspended stack (lowest address first, 56
  * bytes): 0 r15  8 r14  16 r13  24 r12  32 rbx  40 rbp  48 return address.
  *
  * The ABI makes MXCSR's control bits and the x87 control word callee-saved,
@@ -64,22 +64,28 @@ tulip__ctx_switch:
 2:  movzwl  12(%rdi), %eax
     cmpw    12(%rsi), %ax
     jne     3f
-4:  leaq    tulip__ctx_entry(%rip), %rcx
-    cmpq    %rcx, (%rsp)
-    je      5f
     ret
-1:  ldmxcsr 8(%rsi)
+1:  movl    8(%rsi), %eax
+    btrl    $31, %eax               /* CF: the never-run mark */
+    jc      5f
+    ldmxcsr 8(%rsi)
     jmp     2b
 3:  fldcw   12(%rsi)
-    jmp     4b
+    ret
 /*
- * A context never run yet: enter it by a jump. A ret here would pop the
- * return-stack predictor's entry for our caller, and when the new context
- * later leaves for good by tulip__ctx_jump (reached by a tail jump), that
- * ret would find the predictor one entry short and mispredict, and so
- * would our caller's own return after it.
+ * A context that has never run (tulip__ctx_make set bit 31 of its MXCSR
+ * word, a reserved bit that stmxcsr never sets, so that the MXCSR compare
+ * above fails and a plain switch pays nothing for this test): load its
+ * state and enter it by a jump. A ret here would pop the return-stack
+ * predictor's entry for our caller, and when the new context later leaves
+ * for good by tulip__ctx_jump (reached by a tail jump), that ret would find
+ * the predictor one entry short and mispredict, and so would our caller's
+ * own return after it.
  */
-5:  movq    $0, (%rsp)              /* as tulip__ctx_entry: null return */
+5:  movl    %eax, -8(%rsp)          /* the red zone: this is a leaf */
+    ldmxcsr -8(%rsp)
+    fldcw   12(%rsi)
+    movq    $0, (%rsp)              /* as tulip__ctx_entry: null return */
     movq    %r13, %rdi
     jmpq    *%r12
     .cfi_endproc
@@ -98,9 +104,12 @@ tulip__ctx_switch:
 tulip__ctx_jump:
     .cfi_startproc
     endbr64
+    movl    8(%rsi), %eax
+    btrl    $31, %eax               /* without the never-run mark */
     movq    $0, (%rdi)              /* from is dead */
     movq    (%rsi), %rsp
-    ldmxcsr 8(%rsi)
+    movl    %eax, -8(%rsp)          /* the red zone: this is a leaf */
+    ldmxcsr -8(%rsp)
     fldcw   12(%rsi)
     popq    %r15
     popq    %r14
@@ -134,6 +143,7 @@ tulip__ctx_make:
     movq    %rax, (%rdi)
     stmxcsr 8(%rdi)                 /* the creating thread's state */
     fnstcw  12(%rdi)
+    orl     $0x80000000, 8(%rdi)    /* marked as never run */
     ret
     .cfi_endproc
     .size   tulip__ctx_make, .-tulip__ctx_make
