@@ -45,7 +45,8 @@ struct fd_rec {
 struct io_state {
     struct fd_rec **fds; /* indexed by fd */
     size_t cap;
-    void *pool; /* the thread pools' completion channel (pool.c) */
+    void *pool;   /* the thread pools' completion channel (pool.c) */
+    void *signal; /* the loop's signalfd and waiters (signal.c) */
 };
 
 static void io_state_close(tulip_loop *loop);
@@ -213,6 +214,7 @@ static void io_state_close(tulip_loop *loop)
 
     /* first: finished jobs may still reference fds or wake nothing */
     tulip__pool_loop_close(st->pool);
+    tulip__signal_loop_close(st->signal);
     for (i = 0; i < st->cap; i++)
         if (st->fds[i])
             rec_free(st, st->fds[i], -EBADF);
@@ -227,6 +229,13 @@ void **tulip__io_pool_slot(tulip_loop *loop)
     struct io_state *st = io_state_of(loop);
 
     return st ? &st->pool : NULL;
+}
+
+void **tulip__io_signal_slot(tulip_loop *loop)
+{
+    struct io_state *st = io_state_of(loop);
+
+    return st ? &st->signal : NULL;
 }
 
 /* The loop of the calling task, else the loop running on this thread. */

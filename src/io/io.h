@@ -16,6 +16,8 @@
 
 #include "../task/task.h"
 
+#include <signal.h>
+
 /*
  * Wait in task t until fd is ready for `event` (TULIP_READ or TULIP_WRITE,
  * one of them) or deadline_ns passes. Returns 0 when ready (possibly
@@ -73,5 +75,35 @@ TULIP_PRIVATE int tulip__dns_resolve(struct tulip_task *t, const char *host,
 
 /* Map a getaddrinfo/getnameinfo EAI_* code to a tulip error code. */
 TULIP_PRIVATE int tulip__eai_error(int eai);
+
+/* ---- signals (signal.c) --------------------------------------------------
+ */
+
+/* The I/O layer's per-loop slot for the signal state; NULL if out of
+ * memory. The state is freed by tulip__signal_loop_close(). */
+TULIP_PRIVATE void **tulip__io_signal_slot(tulip_loop *loop);
+
+/* At loop close: drop the signals pending for the loop, unblock those it
+ * blocked, close its signalfd (state may be NULL). */
+TULIP_PRIVATE void tulip__signal_loop_close(void *state);
+
+/* Make the loop read signo (blocked in its thread) until it closes, so
+ * that none is lost before a later wait (SIGCHLD for processes). */
+TULIP_PRIVATE int tulip__signal_watch(tulip_loop *loop, int signo);
+
+/* Wait in task t (cancellation already checked) for a signal of `set`,
+ * each valid. Returns the signal's number, -ETIMEDOUT, -ECANCELED,
+ * -ENOMEM, or an error of signalfd(2). */
+TULIP_PRIVATE int tulip__signal_wait(struct tulip_task *t, const sigset_t *set,
+                                     int64_t deadline_ns);
+
+/* ---- processes (process.c) ------------------------------------------------
+ */
+
+/* Give bytes grown in a block of cap bytes their final block, len + 1 with
+ * a NUL, the size tulip_bytes_free() frees. Returns 0, or -ENOMEM (b is
+ * then freed and empty). */
+TULIP_PRIVATE int tulip__process_bytes_finish(struct tulip_bytes *b,
+                                              size_t cap);
 
 #endif /* TULIP_IO_H */

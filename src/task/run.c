@@ -103,12 +103,17 @@ int tulip_run(tulip_task_fn *fn, void *arg, int *result,
         return rc;
     rc = tulip_spawn_ex(&main_task, loop, fn, arg, opts ? &opts->task : NULL);
     if (rc == 0) {
+        /* asyncio.Runner's Ctrl-C: the first SIGINT cancels the main task,
+         * the second kills the process; undone before the loop closes. */
+        tulip__signal_run_begin(loop, main_task);
         rc = tulip_loop_run_until(loop, main_task, result);
         if (rc == -EDEADLK)
             tulip_task_cancel(main_task);
         cancel_all(loop);
         shutdown_gens(loop);
         cancel_all(loop);
+        if (tulip__signal_run_end(loop) && rc == 0)
+            rc = -EINTR; /* asyncio raises KeyboardInterrupt */
         tulip_task_release(main_task);
     }
     tulip_loop_close(loop);

@@ -214,6 +214,15 @@ TULIP_PRIVATE void tulip__group_child_done(struct tulip_task *t);
 /* Free the groups t has open (t is destroyed at loop close). */
 TULIP_PRIVATE void tulip__group_destroy_all(struct tulip_task *t);
 
+/* tulip_run()'s Ctrl-C behaviour, implemented by the I/O layer (signal.c)
+ * that owns the signals; declared here so that run.c includes no I/O
+ * header. begin: while the run lasts, the first SIGINT cancels main_task
+ * and the second kills the process (only on the main thread, with SIGINT's
+ * default disposition in place). end: undo it; true if a SIGINT came. */
+TULIP_PRIVATE void tulip__signal_run_begin(tulip_loop *loop,
+                                           struct tulip_task *main_task);
+TULIP_PRIVATE bool tulip__signal_run_end(tulip_loop *loop);
+
 /* deadline_ns = now + delay_ns, saturating at TULIP_FOREVER - 1. */
 static inline int64_t tulip__deadline_after(int64_t now, int64_t delay_ns)
 {
