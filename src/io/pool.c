@@ -368,29 +368,36 @@ static void chan_ready(struct tulip__io *io, unsigned revents)
     }
 }
 
-static struct pool_chan *chan_get(tulip_loop *loop)
+/* The loop's completion channel, made on first use. Returns 0, -ENOMEM,
+ * or -EMFILE / -ENFILE for the eventfd. */
+static int chan_get(tulip_loop *loop, struct pool_chan **out)
 {
     void **slot = tulip__io_pool_slot(loop);
     struct pool_chan *c;
+    int rc;
 
     if (!slot)
-        return NULL;
-    if (*slot)
-        return *slot;
+        return -ENOMEM;
+    if (*slot) {
+        *out = *slot;
+        return 0;
+    }
     c = tulip__calloc(sizeof(*c));
     if (!c)
-        return NULL;
+        return -ENOMEM;
     c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->efd < 0) {
+        rc = -errno;
         tulip__free(c, sizeof(*c));
-        return NULL;
+        return rc;
     }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->idle, NULL);
     c->io.fn = chan_ready;
     c->loop = loop;
     *slot = c;
-    return c;
+    *out = c;
+    return 0;
 }
 
 /* At loop close (tasks are gone): jobs still queued are taken back, running
@@ -444,13 +451,13 @@ int tulip__pool_run(struct tulip_task *t, int which, int (*fn)(void *),
                     void *arg, void (*abandon)(void *arg, int result),
                     int64_t deadline_ns, int *result)
 {
-    struct pool_chan *c;
+    struct pool_chan *c = NULL;
     struct tulip__job *j;
     int rc;
 
-    c = chan_get(t->loop);
-    if (!c)
-        return -ENOMEM;
+    rc = chan_get(t->loop, &c);
+    if (rc)
+        return rc;
     j = tulip__calloc(sizeof(*j));
     if (!j)
         return -ENOMEM;
