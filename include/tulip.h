@@ -1170,6 +1170,9 @@ struct tulip_run_opts {
  * @return -EBUSY if a loop is already running on this thread.
  * @return -ENOMEM if out of memory.
  * @return -EDEADLK if the main task waits for something nothing will do.
+ * @return -EINTR if a SIGINT cancelled the main task (asyncio's
+ *         KeyboardInterrupt; *result is still set): see the Signals
+ *         section for tulip_run()'s Ctrl-C handling.
  */
 TULIP_EXTERN int tulip_run(tulip_task_fn *fn, void *arg, int *result,
                            const struct tulip_run_opts *opts);
@@ -3534,6 +3537,463 @@ TULIP_EXTERN int tulip_server_close(tulip_server *srv, int64_t grace_ns);
  * @param srv The server, or NULL.
  */
 TULIP_EXTERN void tulip_server_free(tulip_server *srv);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup signal Signals
+ *
+ * Waiting for signals in tasks, and callback handlers on a loop (asyncio's
+ * add_signal_handler). A loop reads its signals from a signalfd: a signal
+ * it watches is blocked in the loop's thread so that the kernel keeps it
+ * until the loop reads it. **Other threads must block it too**
+ * (pthread_sigmask), or the kernel may deliver it to one of them with its
+ * usual disposition; the threads of tulip's pools block every signal. One
+ * loop per signal: two loops watching one signal share its deliveries.
+ *
+ * Once a task of a loop has waited for a signal, the loop keeps it blocked
+ * and queued until the loop closes: a signal arriving while nobody waits
+ * (and no handler is set) is counted, and the next wait returns at once.
+ * A handler keeps its signal only while it is set: removing it restores
+ * the signal's disposition. When a loop closes, the signals still pending
+ * for it are dropped and those it blocked are unblocked.
+ *
+ * tulip_run() handles Ctrl-C as asyncio.Runner does: when it runs on the
+ * main thread and SIGINT has its default disposition, the first SIGINT
+ * cancels the main task (whose cleanup runs), and a second one, or one
+ * after the main task has finished, kills the process as SIGINT's default
+ * action would. Child processes get an empty signal mask.
+ *  @{ */
+
+/** @brief A signal handler: called on the loop's thread, as a loop
+ * callback, with its argument and the signal's number. */
+typedef void tulip_signal_fn(void *arg, int signo);
+
+/**
+ * @brief Wait until signo arrives (or has arrived since the loop's last
+ * wait for it).
+ * @param signo The signal (not SIGKILL or SIGSTOP).
+ * @return signo.
+ * @return -EINVAL if signo cannot be caught (SIGKILL, SIGSTOP, out of
+ *         range, reserved by the C library).
+ * @return -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return -ENOMEM if out of memory; another negative errno of signalfd(2).
+ */
+TULIP_EXTERN int tulip_signal_wait(int signo);
+
+/**
+ * @brief tulip_signal_wait() with a deadline of its own (-ETIMEDOUT).
+ * @param signo The signal.
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_signal_wait().
+ */
+TULIP_EXTERN int tulip_signal_wait_until(int signo, int64_t deadline_ns);
+
+/**
+ * @brief Wait until one signal of several arrives.
+ * @param signos The signals (each must be catchable).
+ * @param n How many (at least 1).
+ * @param deadline_ns Absolute deadline on the loop's clock (TULIP_FOREVER).
+ * @return The number of the signal that arrived.
+ * @return -EINVAL if signos is NULL, n is 0, or a signal is uncatchable.
+ * @return Otherwise as tulip_signal_wait().
+ */
+TULIP_EXTERN int tulip_signal_wait_any(const int *signos, size_t n,
+                                       int64_t deadline_ns);
+
+/**
+ * @brief Call fn(arg, signo) on the loop's thread whenever signo arrives
+ * (asyncio's add_signal_handler); setting it again replaces the handler.
+ * A handler does not keep tulip_loop_run() going. Tasks waiting for signo
+ * are woken as well.
+ * @param loop The loop.
+ * @param signo The signal.
+ * @param fn The handler.
+ * @param arg Its argument.
+ * @return 0 on success.
+ * @return -EINVAL if loop or fn is NULL or signo cannot be caught.
+ * @return -ENOMEM if out of memory; another negative errno of signalfd(2).
+ */
+TULIP_EXTERN int tulip_add_signal_handler(tulip_loop *loop, int signo,
+                                          tulip_signal_fn *fn, void *arg);
+
+/**
+ * @brief Remove the handler of signo (asyncio's remove_signal_handler).
+ * @param loop The loop.
+ * @param signo The signal.
+ * @return 1 if one was removed, 0 if there was none.
+ * @return -EINVAL if loop is NULL or signo cannot be caught.
+ */
+TULIP_EXTERN int tulip_remove_signal_handler(tulip_loop *loop, int signo);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup process Processes
+ *
+ * Child processes (asyncio's create_subprocess_exec/_shell): spawned with
+ * posix_spawn, their standard streams each inherited, a pipe, /dev/null,
+ * or (stderr) the same as stdout. Pipe ends are non-blocking and
+ * close-on-exec; use them with tulip_read()/tulip_write(), or hand them to
+ * a stream. Writing to a child that closed its stdin gives -EPIPE, never
+ * SIGPIPE. Waiting for the exit uses a pidfd (Linux 5.3+), else SIGCHLD
+ * through the loop's signals; the process must not be reaped by anyone
+ * else (SIGCHLD must not be ignored).
+ *
+ * **No zombies.** A process is reaped by the wait that sees it exit.
+ * tulip_process_free() of a process still running kills it (SIGKILL) and
+ * reaps it, blocking for the moment the kernel takes to end it: detach
+ * nothing you want to keep running.
+ *  @{ */
+
+/** @brief A child process. */
+typedef struct tulip_process tulip_process;
+
+#define TULIP_STDIO_INHERIT 0 /**< the parent's fd (the default) */
+#define TULIP_STDIO_PIPE 1    /**< a pipe to the parent */
+#define TULIP_STDIO_DEVNULL 2 /**< /dev/null */
+#define TULIP_STDIO_STDOUT 3  /**< stderr only: where stdout goes */
+
+/** @brief Options of tulip_process_spawn(); zero-initialise, then set. */
+struct tulip_process_opts {
+    int stdin_mode;    /**< TULIP_STDIO_* of the child's stdin */
+    int stdout_mode;   /**< TULIP_STDIO_* of the child's stdout */
+    int stderr_mode;   /**< TULIP_STDIO_* of the child's stderr */
+    const char *cwd;   /**< working directory, or NULL (glibc 2.29+) */
+    char *const *envp; /**< environment, or NULL for the parent's */
+};
+
+/** @brief Bytes allocated by tulip (NUL-terminated for convenience);
+ * free with tulip_bytes_free(). */
+struct tulip_bytes {
+    char *data; /**< the bytes, or NULL when len is 0 */
+    size_t len; /**< how many */
+};
+
+/**
+ * @brief Free bytes that tulip allocated, and zero the struct.
+ * @param b The bytes, or NULL.
+ */
+TULIP_EXTERN void tulip_bytes_free(struct tulip_bytes *b);
+
+/**
+ * @brief Start argv[0] with arguments argv, searched in PATH if it has no
+ * slash (asyncio's create_subprocess_exec). Callable outside tasks.
+ * @param[out] out The process; free it with tulip_process_free().
+ * @param loop The loop whose tasks will wait for it.
+ * @param argv The program and its arguments, NULL-terminated.
+ * @param opts Options, or NULL.
+ * @return 0 on success.
+ * @return -EINVAL if an argument is NULL or a mode is unknown.
+ * @return -ENOMEM if out of memory.
+ * @return Another negative errno of pipe2(2), open(2) or posix_spawn(3)
+ *         (-ENOENT if the program is not found).
+ */
+TULIP_EXTERN int tulip_process_spawn(tulip_process **out, tulip_loop *loop,
+                                     char *const argv[],
+                                     const struct tulip_process_opts *opts);
+
+/**
+ * @brief Start `/bin/sh -c cmd` (asyncio's create_subprocess_shell).
+ * @param[out] out The process.
+ * @param loop The loop.
+ * @param cmd The shell command.
+ * @param opts Options, or NULL.
+ * @return As tulip_process_spawn().
+ */
+TULIP_EXTERN int tulip_process_shell(tulip_process **out, tulip_loop *loop,
+                                     const char *cmd,
+                                     const struct tulip_process_opts *opts);
+
+/**
+ * @brief The child's pid.
+ * @param p The process.
+ * @return The pid, or -EINVAL if p is NULL.
+ */
+TULIP_EXTERN int tulip_process_pid(const tulip_process *p);
+
+/**
+ * @brief The parent's end of a pipe to the child: fd 0 (stdin, write
+ * end), 1 (stdout) or 2 (stderr). The process owns it.
+ * @param p The process.
+ * @param which 0, 1 or 2.
+ * @return The fd, or -1 if that stream is not a pipe (or is closed).
+ */
+TULIP_EXTERN int tulip_process_fd(const tulip_process *p, int which);
+
+/**
+ * @brief Close the parent's end of a pipe (stdin: the child sees end of
+ * file).
+ * @param p The process.
+ * @param which 0, 1 or 2.
+ * @return 0, or -EINVAL.
+ */
+TULIP_EXTERN int tulip_process_close_fd(tulip_process *p, int which);
+
+/**
+ * @brief Wait for the child to exit, and reap it.
+ * @param p The process.
+ * @param[out] status Its return code as asyncio's returncode: the exit
+ *        code (>= 0), or minus the signal that killed it (may be NULL).
+ * @return 0 once it has exited (at once if it already had).
+ * @return -EINVAL if p is NULL; -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call: the child
+ *         keeps running and can be waited for again.
+ */
+TULIP_EXTERN int tulip_process_wait(tulip_process *p, int *status);
+
+/**
+ * @brief tulip_process_wait() with a deadline of its own (-ETIMEDOUT).
+ * @param p The process.
+ * @param[out] status As tulip_process_wait().
+ * @param deadline_ns Absolute deadline on the loop's clock, in ns.
+ * @return As tulip_process_wait().
+ */
+TULIP_EXTERN int tulip_process_wait_until(tulip_process *p, int *status,
+                                          int64_t deadline_ns);
+
+/**
+ * @brief The return code if the child has been reaped.
+ * @param p The process.
+ * @param[out] status As tulip_process_wait().
+ * @return true if it has been reaped (*status set), false otherwise.
+ */
+TULIP_EXTERN bool tulip_process_returncode(const tulip_process *p, int *status);
+
+/**
+ * @brief asyncio's communicate(): write input to the child's stdin and
+ * close it, read its stdout and stderr to their ends, all at once (never
+ * stuck on a full pipe), then wait for it to exit.
+ * @param p The process (streams that are not pipes are skipped; input
+ *        needs stdin to be a pipe).
+ * @param input Bytes for stdin (may be NULL with input_len 0).
+ * @param input_len How many.
+ * @param[out] out Its stdout (may be NULL: read and dropped);
+ *        tulip_bytes_free() it, also after an error.
+ * @param[out] err Its stderr, likewise.
+ * @param[out] status Its return code, as tulip_process_wait().
+ * @param deadline_ns Absolute deadline on the loop's clock (TULIP_FOREVER).
+ * @return 0 when it has exited and both outputs are read.
+ * @return -EINVAL for bad arguments; -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call: the child
+ *         keeps running and can be waited for or killed; what was read so
+ *         far is in *out and *err.
+ * @return -ENOMEM, or a negative errno of read(2) or write(2) (a child
+ *         that closed its stdin early is not an error).
+ */
+TULIP_EXTERN int tulip_process_communicate(tulip_process *p, const void *input,
+                                           size_t input_len,
+                                           struct tulip_bytes *out,
+                                           struct tulip_bytes *err, int *status,
+                                           int64_t deadline_ns);
+
+/**
+ * @brief Send a signal to the child (nothing once it has been reaped).
+ * @param p The process.
+ * @param signo The signal.
+ * @return 0, -EINVAL, or a negative errno of kill(2).
+ */
+TULIP_EXTERN int tulip_process_send_signal(tulip_process *p, int signo);
+
+/**
+ * @brief Send SIGTERM.
+ * @param p The process.
+ * @return As tulip_process_send_signal().
+ */
+TULIP_EXTERN int tulip_process_terminate(tulip_process *p);
+
+/**
+ * @brief Send SIGKILL.
+ * @param p The process.
+ * @return As tulip_process_send_signal().
+ */
+TULIP_EXTERN int tulip_process_kill(tulip_process *p);
+
+/**
+ * @brief Free the process: close its pipes and, if it has not been reaped,
+ * kill it with SIGKILL and reap it (blocking briefly). No task may be
+ * waiting for it.
+ * @param p The process, or NULL.
+ */
+TULIP_EXTERN void tulip_process_free(tulip_process *p);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup file Files
+ *
+ * Regular files without blocking the loop: every call runs its system call
+ * on the blocking pool (tulip_to_thread), as aiofiles and trio.Path do;
+ * readiness polling does not work on regular files. Buffers must stay
+ * valid until the call returns. If the task is cancelled, the call returns
+ * -ECANCELED at once and the operation is abandoned as the pool abandons
+ * jobs: one that started completes in its thread (a write may then have
+ * happened), its result is dropped, and buffers are the library's own
+ * copies, so the caller's may be reused at once. tulip_file_open() that is
+ * abandoned closes the fd it opened.
+ *  @{ */
+
+/**
+ * @brief open(2) on the pool (O_CLOEXEC is always added).
+ * @param path The path.
+ * @param flags O_RDONLY, O_WRONLY|O_CREAT|O_TRUNC ...
+ * @param mode The mode for O_CREAT.
+ * @return The fd (blocking mode; close it with tulip_file_close()).
+ * @return -EINVAL if path is NULL; -EPERM if not called from a task.
+ * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
+ * @return Another negative errno of open(2) (-ENOENT, -EISDIR ...).
+ */
+TULIP_EXTERN int tulip_file_open(const char *path, int flags, mode_t mode);
+
+/**
+ * @brief read(2) on the pool.
+ * @param fd The file.
+ * @param buf Where to put the bytes.
+ * @param n The most to read.
+ * @return The bytes read, 0 at end of file.
+ * @return -EINVAL for bad arguments; -EPERM if not called from a task;
+ *         -ENOMEM; -ECANCELED, -ETIMEDOUT; another errno of read(2).
+ */
+TULIP_EXTERN ssize_t tulip_file_read(int fd, void *buf, size_t n);
+
+/**
+ * @brief write(2) on the pool (until all n bytes are written).
+ * @param fd The file.
+ * @param buf The bytes.
+ * @param n How many.
+ * @return n.
+ * @return As tulip_file_read(); another errno of write(2).
+ */
+TULIP_EXTERN ssize_t tulip_file_write(int fd, const void *buf, size_t n);
+
+/**
+ * @brief pread(2) on the pool.
+ * @param fd The file.
+ * @param buf Where to put the bytes.
+ * @param n The most to read.
+ * @param offset Where in the file.
+ * @return As tulip_file_read().
+ */
+TULIP_EXTERN ssize_t tulip_file_pread(int fd, void *buf, size_t n,
+                                      off_t offset);
+
+/**
+ * @brief pwrite(2) on the pool (until all n bytes are written).
+ * @param fd The file.
+ * @param buf The bytes.
+ * @param n How many.
+ * @param offset Where in the file.
+ * @return As tulip_file_write().
+ */
+TULIP_EXTERN ssize_t tulip_file_pwrite(int fd, const void *buf, size_t n,
+                                       off_t offset);
+
+/**
+ * @brief fsync(2) on the pool.
+ * @param fd The file.
+ * @return 0, or as tulip_file_read().
+ */
+TULIP_EXTERN int tulip_file_fsync(int fd);
+
+/**
+ * @brief close(2) on the pool (a close can block on NFS).
+ * @param fd The file.
+ * @return 0, -EBADF, or as tulip_file_read().
+ */
+TULIP_EXTERN int tulip_file_close(int fd);
+
+/**
+ * @brief Read a whole file.
+ * @param path The path.
+ * @param[out] out Its bytes (NUL-terminated); tulip_bytes_free() them.
+ * @return 0 on success (*out empty on an error).
+ * @return As tulip_file_open() and tulip_file_read().
+ */
+TULIP_EXTERN int tulip_file_read_all(const char *path, struct tulip_bytes *out);
+
+/** @} */
+
+/* ======================================================================== */
+/** @defgroup diag Diagnostics
+ *
+ * Tracing, debug mode and the task dump (docs/tracing.md). All are off by
+ * default and cost one predicted branch per hook point when off.
+ * Environment: TULIP_TRACE=path starts tracing when the program starts and
+ * closes the file at exit; TULIP_DEBUG=1 turns on debug mode;
+ * TULIP_DEBUG_SLOW_MS sets its slow-step threshold.
+ * @{
+ */
+
+/**
+ * @brief Start writing a Chrome trace-event JSON file (Perfetto,
+ *        chrome://tracing, tools/tulip-trace): a slice per task step, a
+ *        flow arrow per wait, what woke each task, ready fds, cancels.
+ * @param path The file to create (truncated).
+ * @return 0 on success.
+ * @return -EINVAL if path is NULL.
+ * @return -EBUSY if tracing is already on.
+ * @return A negative errno from fopen(3) (-EACCES, -ENOENT...).
+ * @note Process-wide. Events are buffered per thread and written by a
+ *       writer thread; a write error stops tracing with a message on stderr
+ *       and the program goes on.
+ */
+TULIP_EXTERN int tulip_trace_start(const char *path);
+
+/**
+ * @brief Stop tracing: flush, close the JSON array, close the file.
+ * @return 0 on success.
+ * @return -EALREADY if tracing was off.
+ * @return -EIO if writing failed at some point (the file is incomplete).
+ * @note Call it with other threads' loops idle: their buffered events are
+ *       only flushed by themselves.
+ */
+TULIP_EXTERN int tulip_trace_stop(void);
+
+/**
+ * @brief Turn debug mode on or off (asyncio's loop.set_debug): slow task
+ *        steps, spawn sites of tasks that end with an unread error or are
+ *        destroyed while pending, stacks more than 75% used, calls from a
+ *        thread that is not the loop's; also the SIGQUIT task dump.
+ * @param on Whether debug mode is on.
+ * @return 0.
+ * @note Process-wide, for every loop. Tasks spawned while it is off have
+ *       no spawn site and no stack measurement.
+ */
+TULIP_EXTERN int tulip_debug_enable(bool on);
+
+/**
+ * @brief Set debug mode's slow-step threshold (default 100 ms).
+ * @param threshold_ns Steps this long or longer are reported.
+ */
+TULIP_EXTERN void tulip_debug_set_slow(int64_t threshold_ns);
+
+/**
+ * @brief Print every live task of the running loop (else of the loop debug
+ *        mode last saw) to f: name, state, what it waits on, the tasks that
+ *        await it, where it was spawned (debug mode), and the backtrace of
+ *        its suspended stack.
+ * @param f Where to print.
+ * @return 0 on success.
+ * @return -EINVAL if there is no loop to dump, or f is NULL.
+ */
+TULIP_EXTERN int tulip_dump_tasks(FILE *f);
+
+/**
+ * @brief tulip_dump_tasks() for a given loop.
+ * @param loop The loop (call from its thread).
+ * @param f Where to print.
+ * @return 0, or -EINVAL if loop or f is NULL, -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_dump_tasks_of(tulip_loop *loop, FILE *f);
+
+/**
+ * @brief Dump the tasks to stderr on SIGQUIT (Ctrl-\), or stop doing so.
+ * @param on Install (true) or restore the default disposition (false).
+ * @return 0, or a negative errno from sigaction(2).
+ * @note A debugging aid, like Python's faulthandler: not async-signal-safe.
+ */
+TULIP_EXTERN int tulip_dump_on_sigquit(bool on);
 
 /** @} */
 
