@@ -73,7 +73,7 @@ static void task_free(struct tulip_task *t)
 
     tulip__done_drop(&t->done);
     if (ts && ts->cache_len < TASK_CACHE_MAX) {
-        t->cache_next = ts->cache;
+        t->all_next = ts->cache;
         ts->cache = t;
         ts->cache_len++;
         return;
@@ -184,6 +184,7 @@ static void task_finished(struct tulip_task *t)
 
 static void task_run_step(struct tulip_task *t)
 {
+    struct tulip_task *prev_cur;
     tulip_gen *prev_gen;
 
     if (t->state == TULIP__TASK_NEW && t->cancelled) {
@@ -192,14 +193,14 @@ static void task_run_step(struct tulip_task *t)
         task_finished(t);
         return;
     }
-    t->prev_cur = cur_task;
+    prev_cur = cur_task;
     cur_task = t;
     t->resumer = tulip__coro_current();
     t->state = TULIP__TASK_RUNNING;
     prev_gen = tulip__gen_swap_current(t->gen);
     tulip__coro_switch(t->active);
     t->gen = tulip__gen_swap_current(prev_gen);
-    cur_task = t->prev_cur;
+    cur_task = prev_cur;
     if (t->state == TULIP__TASK_DONE)
         task_finished(t);
 }
@@ -306,7 +307,7 @@ static struct tulip_task *task_alloc(tulip_loop *loop)
     struct tulip_task *t = ts->cache;
 
     if (t) {
-        ts->cache = t->cache_next;
+        ts->cache = t->all_next;
         ts->cache_len--;
         return t;
     }
@@ -354,7 +355,6 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
     t->resumer = NULL;
     t->active = &t->co;
     t->gen = NULL;
-    t->prev_cur = NULL;
     t->scopes = NULL;
     t->scope_depth = 0;
     t->outer_shield_depth = 0;
@@ -662,7 +662,7 @@ static int tasks_close_hook(tulip_loop *loop)
     if (ts->pub.io_close)
         ts->pub.io_close(loop);
     while ((t = ts->cache) != NULL) {
-        ts->cache = t->cache_next;
+        ts->cache = t->all_next;
         tulip__free(t, sizeof(*t));
     }
     *tulip__loop_upper(loop) = NULL;
