@@ -55,8 +55,8 @@ struct tulip__donecb;
 struct tulip__done {
     int done;                    /* 0 pending, 1 done */
     struct tulip__waitq waiters; /* tasks suspended until done */
-    struct tulip__donecb *cbs;   /* callbacks not yet scheduled */
-    struct tulip__donecb **cbs_tail;
+    struct tulip__donecb *cbs;   /* callbacks not yet scheduled, in the
+                                    order added */
 };
 
 /* What a done-callback needs from the type of its object: keeping it alive
@@ -124,32 +124,35 @@ struct tulip_task {
                                       coroutine, or a generator body it
                                       drives that suspended */
     tulip_gen *gen;                /* running generator while suspended */
-    struct tulip_task *prev_cur;   /* task current before this step */
     struct tulip_scope *scopes;    /* innermost scope (read by t only) */
-    int scope_depth;               /* number of scopes entered */
-    int outer_shield_depth;        /* depth of the outermost shield, or 0 */
-    int shield_depth;              /* innermost shield seen by the current
-                                      wait, or 0 (cancel does not wake it) */
     struct tulip_group *groups;    /* innermost open group of t */
     struct tulip_group *group;     /* group t is a child of, or NULL */
     struct tulip_task *group_prev; /* sibling links in that group */
     struct tulip_task *group_next;
     struct tulip_task *all_prev; /* in the loop's list of live tasks */
-    struct tulip_task *all_next;
-    void *wake_value; /* outcome handed over by a wake */
-    int wake_code;
-    int result;                    /* the body's return value */
-    unsigned refs;                 /* references; the loop's while alive */
-    unsigned long long id;         /* for the default name "Task-N" */
-    unsigned char state;           /* TULIP__TASK_* */
-    unsigned char wake;            /* TULIP__WAKE_* of the last wait */
-    unsigned char cancelled;       /* cancel requested (level) */
-    unsigned char shielded;        /* its current wait is shielded */
-    unsigned char retrieved;       /* result read by someone */
-    struct tulip_task *cache_next; /* link in the object cache */
-    struct tulip__held *held;      /* heap blocks its waits hold */
-    struct tulip_task *wait_ref;   /* task retained by its current join */
+    struct tulip_task *all_next; /* (or the link of the object cache) */
+    void *wake_value;            /* outcome handed over by a wake */
+    struct tulip__held *held;    /* heap blocks its waits hold */
+    struct tulip_task *wait_ref; /* task retained by its current join */
+    unsigned long long id;       /* for the default name "Task-N", traces */
+    int scope_depth;             /* number of scopes entered */
+    int outer_shield_depth;      /* depth of the outermost shield, or 0 */
+    int shield_depth;            /* innermost shield seen by the current
+                                    wait, or 0 (cancel does not wake it) */
+    int wake_code;               /* outcome handed over by a wake */
+    int result;                  /* the body's return value */
+    unsigned refs;               /* references; the loop's while alive */
+    unsigned char state;         /* TULIP__TASK_* */
+    unsigned char wake;          /* TULIP__WAKE_* of the last wait */
+    unsigned char cancelled;     /* cancel requested (level) */
+    unsigned char retrieved;     /* result read by someone */
 };
+
+/* A sleeping task costs one stack page plus this object: keep it within a
+ * 384-byte allocator chunk (1M sleeping tasks at <= 4.4 KiB each). */
+_Static_assert(sizeof(struct tulip_task) <= 376 || TULIP_HAVE_ASAN ||
+                   TULIP_HAVE_TSAN,
+               "struct tulip_task outgrew its 384-byte chunk");
 
 /* The task layer's per-loop state (in the loop's upper slot). */
 struct tulip__agen;
