@@ -60,7 +60,6 @@ void tulip__done_init(struct tulip__done *d)
     d->done = 0;
     d->waiters.head = d->waiters.tail = NULL;
     d->cbs = NULL;
-    d->cbs_tail = &d->cbs;
 }
 
 static void donecb_run(struct tulip__cb *cb)
@@ -83,7 +82,7 @@ int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
                     const struct tulip__done_ops *ops, void *obj, tulip__fn *fn,
                     void *arg)
 {
-    struct tulip__donecb *n;
+    struct tulip__donecb *n, **pp;
 
     /* A scheduled callback holds its object: the task layer's close hook,
      * installed with the per-loop state, must be there to free both if the
@@ -102,8 +101,11 @@ int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
         donecb_schedule(loop, n);
         return 0;
     }
-    *d->cbs_tail = n;
-    d->cbs_tail = &n->next;
+    /* Appended, so they run in the order added; objects have few
+     * callbacks, so no tail pointer is kept. */
+    for (pp = &d->cbs; *pp; pp = &(*pp)->next)
+        ;
+    *pp = n;
     return 0;
 }
 
@@ -122,7 +124,6 @@ int tulip__done_remove(struct tulip__done *d, tulip__fn *fn, void *arg)
             pp = &n->next;
         }
     }
-    d->cbs_tail = pp;
     return removed;
 }
 
@@ -139,7 +140,6 @@ void tulip__done_fire(struct tulip__done *d, tulip_loop *loop, void *value,
         donecb_schedule(loop, n);
     }
     d->cbs = NULL;
-    d->cbs_tail = &d->cbs;
 }
 
 bool tulip__done_discard(struct tulip__cb *cb)
@@ -163,5 +163,4 @@ void tulip__done_drop(struct tulip__done *d)
         tulip__free(n, sizeof(*n));
     }
     d->cbs = NULL;
-    d->cbs_tail = &d->cbs;
 }
