@@ -57,6 +57,15 @@ def main():
         write('fuzz_ops', 'mix-%d' % k, ops_prog(40 + 30 * k, w))
     for k in range(24):
         write('fuzz_gen', 'rand-%02d' % k, gen_prog(8 + 8 * k))
+    # fuzz_stream: limit byte, 16-bit length, text of lines and separators,
+    # then the chunk sizes of the writer and the ops of the reader
+    words = [b'hello\n', b'ab', b'x', b'\r\n', b'xyz', b'z' * 33, b'\n']
+    for k in range(30):
+        n = rnd.choice([16, 64, 200, 600, 1500])
+        txt = b''.join(rnd.choice(words) for _ in range(n // 4))
+        ctl = bytes(rnd.randrange(256) for _ in range(n // 2))
+        head = bytes([rnd.randrange(256), len(txt) >> 8, len(txt) & 255])
+        write('fuzz_stream', 'text-%02d' % k, head + txt + ctl)
     return 0
 
 
