@@ -14,7 +14,8 @@ SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
             find include src tests examples bench fuzz -name '*.[ch]')
 
 .PHONY: all run test build deps-run deps-test asan tsan valgrind bench docs \
-        install format format-check cross-aarch64 stress clean generic lint
+        install format format-check cross-aarch64 stress clean generic lint \
+        fuzz
 
 all: build
 
@@ -96,6 +97,13 @@ stress: deps-test
 	@$(CMAKE) --build build-stress -j$(JOBS)
 	@cd build-stress && $(CTEST) $(CTEST_ARGS)
 
+## fuzz: the libFuzzer harnesses (fuzz/fuzz_*.c; clang, ASan+UBSan), each
+## for FUZZ_SECONDS from its checked-in corpus (fuzz/corpus/<harness>).
+## The corpus replay itself runs in `make test` (ctest -L fuzz).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh scripts/fuzz-smoke.sh $(FUZZ_SECONDS) build-fuzz
+
 bench:
 	@sh scripts/deps.sh bench
 	@$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
@@ -142,4 +150,4 @@ format-check:
 
 clean:
 	rm -rf build build-asan build-tsan build-vg build-stress build-bench \
-	    build-aarch64 build-generic build-docs build-tool
+	    build-aarch64 build-generic build-docs build-tool build-fuzz
