@@ -21,6 +21,16 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* Timing tolerances, widened on slow machines (valgrind) by
+ * $TULIP_TEST_TIMEOUT_MULTIPLIER (STYLE.md rule 32). */
+static int64_t slow_ns(int64_t ns)
+{
+    const char *m = getenv("TULIP_TEST_TIMEOUT_MULTIPLIER");
+    long k = m ? atol(m) : 1;
+
+    return ns * (k > 1 ? k : 1);
+}
+
 static void net_begin(void)
 {
     struct tulip_loop_opts o = {0};
@@ -306,11 +316,11 @@ static int trickle(void *arg)
         memset(b, half ? 'B' : 'A', sizeof(b));
         if (tulip_write(sp[1], b, sizeof(b)) != 50)
             return -1;
-        tulip_sleep(150 * TULIP_MSEC);
+        tulip_sleep(slow_ns(150 * TULIP_MSEC));
     }
     if (tulip_write(sp[1], "xy\nend", 6) != 6)
         return -1;
-    tulip_sleep(150 * TULIP_MSEC);
+    tulip_sleep(slow_ns(150 * TULIP_MSEC));
     return tulip_write(sp[1], "\n", 1) == 1 ? 0 : -1;
 }
 
@@ -324,7 +334,7 @@ static int interrupted_body(void *arg)
     (void)arg;
     cr_expect_eq(tulip_stream_new(&s, sp[0], NULL), 0);
     r = tulip_stream_read_exactly_until(s, buf, 100, &partial,
-                                        tulip_now() + 50 * TULIP_MSEC);
+                                        tulip_now() + slow_ns(50 * TULIP_MSEC));
     cr_expect_eq(r, -ETIMEDOUT, "got %zd", r);
     cr_expect_eq(partial, 0);
     cr_expect_eq(tulip_stream_read_buffer_size(s), 50);
@@ -336,7 +346,7 @@ static int interrupted_body(void *arg)
     cr_expect_eq(r, 3);
     /* "end" is there, its '\n' is not yet: the deadline keeps the bytes */
     r = tulip_stream_read_sep_until(s, "\n", 1, buf, sizeof(buf), &partial,
-                                    tulip_now() + 50 * TULIP_MSEC);
+                                    tulip_now() + slow_ns(50 * TULIP_MSEC));
     cr_expect_eq(r, -ETIMEDOUT);
     r = tulip_stream_read_line(s, buf, sizeof(buf));
     cr_expect_eq(r, 4);
@@ -403,9 +413,9 @@ static int big_writer(void *arg)
 
     if (tulip_write(sp[1], big, 100000) != 100000)
         return -1;
-    tulip_sleep(50 * TULIP_MSEC);
+    tulip_sleep(slow_ns(50 * TULIP_MSEC));
     tulip_task_cancel(victim);
-    tulip_sleep(50 * TULIP_MSEC);
+    tulip_sleep(slow_ns(50 * TULIP_MSEC));
     if (tulip_write(sp[1], big + 100000, sizeof(big) - 100000) !=
         (ssize_t)(sizeof(big) - 100000))
         return -1;
@@ -458,7 +468,7 @@ static int slow_sink(void *arg)
     char buf[4096];
     size_t total = 0, want = (size_t)(intptr_t)arg;
 
-    tulip_sleep(100 * TULIP_MSEC); /* let the drainers queue up */
+    tulip_sleep(slow_ns(100 * TULIP_MSEC)); /* let the drainers queue up */
     cr_expect_eq(drained_ok, 0);
     while (total < want) {
         ssize_t r = tulip_read(sp[1], buf, sizeof(buf));
@@ -600,7 +610,7 @@ static int reset_write_body(void *arg)
     cr_expect_eq(tulip_stream_write(rs_stream, chunk, sizeof(chunk)), 0);
     for (int i = 0; i < 3; i++)
         tulip_spawn(&d[i], loop, reset_drainer, NULL);
-    tulip_sleep(20 * TULIP_MSEC);
+    tulip_sleep(slow_ns(20 * TULIP_MSEC));
     reset_close(cli);
     for (int i = 0; i < 3; i++) {
         tulip_task_join(d[i], NULL);
@@ -708,9 +718,9 @@ static int vanish_body(void *arg)
     cr_expect_gt(tulip_stream_write_buffer_size(s), 0);
     reset_close(cli);
     t0 = tulip_now();
-    rc = tulip_stream_wait_closed_until(s, t0 + 5 * TULIP_SEC);
+    rc = tulip_stream_wait_closed_until(s, t0 + slow_ns(5 * TULIP_SEC));
     cr_expect_eq(rc, 0);
-    cr_expect_lt(tulip_now() - t0, 2 * TULIP_SEC);
+    cr_expect_lt(tulip_now() - t0, slow_ns(2 * TULIP_SEC));
     cr_expect_eq(tulip_stream_fd(s), TULIP_ECLOSED);
     tulip_stream_free(s);
 
@@ -761,7 +771,7 @@ static int closer(void *arg)
     (void)arg;
     cr_expect_eq(tulip_stream_new(&cr_s, sp[0], NULL), 0);
     tulip_spawn(&r, loop, blocked_reader, NULL);
-    tulip_sleep(20 * TULIP_MSEC);
+    tulip_sleep(slow_ns(20 * TULIP_MSEC));
     cr_expect_eq(tulip_stream_read(cr_s, NULL, 0), -EBUSY);
     cr_expect_eq(tulip_stream_close(cr_s), 0);
     tulip_task_join(r, NULL);
