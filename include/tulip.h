@@ -3113,8 +3113,8 @@ TULIP_EXTERN int tulip_stream_fd(const tulip_stream *s);
  * @return -EINVAL if s is NULL or buf is NULL with n > 0.
  * @return -EPERM if not called from a task.
  * @return -EBUSY if another task is reading the stream.
- * @return TULIP_ECLOSED if the stream is closing or closed (bytes buffered
- *         before are still returned first).
+ * @return TULIP_ECLOSED if the stream is closed, or closing with nothing
+ *         buffered (while it is closing, buffered bytes still come first).
  * @return -ECANCELED, -ETIMEDOUT as for every suspending call.
  * @return A negative errno of read(2) (-ECONNRESET ...), which sticks.
  */
