@@ -3662,7 +3662,7 @@ struct tulip_process_opts {
     int stdout_mode;   /**< TULIP_STDIO_* of the child's stdout */
     int stderr_mode;   /**< TULIP_STDIO_* of the child's stderr */
     const char *cwd;   /**< working directory, or NULL (glibc 2.29+) */
-    char *const *envp; /**< environment, or NULL for the parent's */
+    const char *const *envp; /**< environment, or NULL for the parent's */
 };
 
 /** @brief Bytes allocated by tulip (NUL-terminated for convenience);
@@ -3692,7 +3692,7 @@ TULIP_EXTERN void tulip_bytes_free(struct tulip_bytes *b);
  *         (-ENOENT if the program is not found).
  */
 TULIP_EXTERN int tulip_process_spawn(tulip_process **out, tulip_loop *loop,
-                                     char *const argv[],
+                                     const char *const argv[],
                                      const struct tulip_process_opts *opts);
 
 /**
