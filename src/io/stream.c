@@ -629,11 +629,13 @@ ssize_t tulip_stream_read_exactly(tulip_stream *s, void *buf, size_t n,
 static ssize_t find_sep(struct tulip_stream *s, size_t from, const void *sep,
                         size_t seplen)
 {
-    const char *b = s->rbuf + s->rpos;
-    const char *p;
+    const char *b, *p;
 
+    /* Check the length first: before the first read rbuf is NULL, and
+     * NULL + 0 is undefined behaviour (UBSan, found by fuzz_stream). */
     if (s->rlen < from + seplen)
         return -1;
+    b = s->rbuf + s->rpos;
     p = memmem(b + from, s->rlen - from, sep, seplen);
     return p ? p - b : -1;
 }
