@@ -49,6 +49,16 @@ static void go(tulip_task_fn *fn, void *arg)
     cr_assert_eq(tulip_spawn(NULL, loop, fn, arg), 0);
 }
 
+/* Generous limits, widened on slow machines by
+ * $TULIP_TEST_TIMEOUT_MULTIPLIER. */
+static int64_t slow_ns(int64_t ns)
+{
+    const char *m = getenv("TULIP_TEST_TIMEOUT_MULTIPLIER");
+    long k = m ? atol(m) : 1;
+
+    return ns * (k > 1 ? k : 1);
+}
+
 static int lfd;        /* the test's listener */
 static char lport[16]; /* its port, as a string */
 
@@ -228,7 +238,7 @@ static int fill_backlog(void *arg)
 
     for (nfill = 0; nfill < FILL_MAX; nfill++) {
         rc = tulip_tcp_connect_until(&filler[nfill], "127.0.0.1", lport, NULL,
-                                     tulip_now() + wait_ns);
+                                     tulip_now() + slow_ns(wait_ns));
         if (rc)
             break;
     }
@@ -248,7 +258,7 @@ Test(sock, connect_timeout)
 
     net_begin();
     listen_local(1);
-    t = fx_spawn(fill_backlog, (void *)(intptr_t)(300 * TULIP_MSEC));
+    t = fx_spawn(fill_backlog, (void *)(intptr_t)(500 * TULIP_MSEC));
     fx_run();
     cr_assert_eq(fx_result(t), -ETIMEDOUT);
     cr_assert_lt(nfill, FILL_MAX);
@@ -280,7 +290,7 @@ Test(sock, connect_cancelled)
 
     net_begin();
     listen_local(1);
-    f = fx_spawn(fill_backlog, (void *)(intptr_t)(300 * TULIP_MSEC));
+    f = fx_spawn(fill_backlog, (void *)(intptr_t)(500 * TULIP_MSEC));
     fx_run();
     cr_assert_eq(fx_result(f), -ETIMEDOUT);
     t = fx_spawn(hanging_connect, &fd);
@@ -927,7 +937,7 @@ Test(sock, happy_eyeballs)
     net_begin();
     listen_local(1);
     cr_assert_eq(tulip_tcp_listen(&good_lfd, "127.0.0.1", "0", NULL), 0);
-    f = fx_spawn(fill_backlog, (void *)(intptr_t)(300 * TULIP_MSEC));
+    f = fx_spawn(fill_backlog, (void *)(intptr_t)(500 * TULIP_MSEC));
     fx_run();
     cr_assert_eq(fx_result(f), -ETIMEDOUT);
     tulip_task_release(f);
@@ -1015,7 +1025,7 @@ Test(sock, happy_eyeballs_cancelled)
     net_begin();
     listen_local(1);
     good_lfd = lfd; /* both addresses: the full listener */
-    f = fx_spawn(fill_backlog, (void *)(intptr_t)(300 * TULIP_MSEC));
+    f = fx_spawn(fill_backlog, (void *)(intptr_t)(500 * TULIP_MSEC));
     fx_run();
     cr_assert_eq(fx_result(f), -ETIMEDOUT);
     tulip_task_release(f);
