@@ -57,6 +57,7 @@ struct model {
     bool finished;       /* the body returned (or never will run) */
     bool active;         /* its body's code is executing right now */
     int deleg;           /* generator it delegates to, or -1 */
+    int calls;           /* calls resuming it that have not returned */
     int rc;              /* what the body returned */
     void *ret;           /* its *ret when it returned 0 */
     unsigned count;      /* values yielded */
@@ -71,10 +72,28 @@ static struct {
     bool draining;    /* at the end: every body returns at its next resume */
 } G;
 
+/* Whether gen i's frame is on the chain of execution (its state must be
+ * RUNNING): its body's code runs, a call resumed it and has not returned,
+ * or it delegates to the generator on that chain that was reached through
+ * it. A suspended generator that delegates to a running one is not running
+ * itself (Python's getgeneratorstate says SUSPENDED), but resuming it
+ * forwards into the running one: see refuses(). */
 static bool running(int i)
 {
+    if (G.m[i].active || G.m[i].calls > 0)
+        return true;
+    for (int k = 0; k < i; k++) /* delegators come earlier: no cycles */
+        if (G.m[k].deleg == i && running(k))
+            return true;
+    return false;
+}
+
+/* Whether resuming gen i must give TULIP_ERUNNING: it runs, or its chain
+ * of delegation reaches a generator that runs. */
+static bool refuses(int i)
+{
     for (int guard = 0; i >= 0 && guard <= MAX_GENS; guard++) {
-        if (G.m[i].active)
+        if (running(i))
             return true;
         i = G.m[i].deleg;
     }
@@ -178,7 +197,7 @@ static int body(void *arg, void **ret)
             if (i + 1 >= G.n)
                 break;
             int j = i + 1 + (b >> 3) % (G.n - i - 1);
-            bool busy = running(j);
+            bool busy = refuses(j);
             void *r = (void *)1;
             m->deleg = j;
             m->active = false;
@@ -224,15 +243,16 @@ static int resume(int i, enum call_kind kind, intptr_t arg, bool from_body)
 {
     struct model *m = &G.m[i];
     enum tulip_gen_state st = tulip_gen_state(m->g);
-    bool was_finished = m->finished, busy = running(i);
+    bool was_finished = m->finished, busy = refuses(i);
     void *out = (void *)2;
     int rc, err = (int)arg;
 
     if (!from_body)
         CHECK(st != TULIP_GEN_RUNNING && !busy);
-    CHECK((st == TULIP_GEN_RUNNING) == busy);
+    CHECK((st == TULIP_GEN_RUNNING) == running(i));
     G.sent = kind == C_SEND ? (void *)arg : NULL;
     G.yield_rc = kind == C_THROW ? err : kind == C_CLOSE ? TULIP_GENEXIT : 0;
+    m->calls++;
     switch (kind) {
     case C_NEXT:
         rc = tulip_gen_next(m->g, &out);
@@ -247,6 +267,7 @@ static int resume(int i, enum call_kind kind, intptr_t arg, bool from_body)
         rc = tulip_gen_close(m->g);
         break;
     }
+    m->calls--;
     st = tulip_gen_state(m->g);
     if (busy) {
         CHECK(rc == TULIP_ERUNNING);
