@@ -201,6 +201,8 @@ static int body(void *arg, void **ret)
             void *r = (void *)1;
             m->deleg = j;
             m->active = false;
+            G.sent = NULL; /* the sub-generator is resumed by a next() */
+            G.yield_rc = 0;
             rc = tulip_yield_from(G.m[j].g, &r);
             m->active = true;
             m->deleg = -1;
