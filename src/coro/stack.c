@@ -18,9 +18,10 @@
  * mprotect in the environment forces the fallback, for tests.
  *
  * Freed stacks go to a per-thread, per-size pool: the most recent
- * TULIP_STACK_CACHE stay committed ("warm", reused without a page fault),
- * older ones have their pages given back with MADV_DONTNEED ("cold"; the
- * guard survives it) and are reused after the warm ones. Stacks belong to
+ * TULIP_STACK_CACHE stay committed ("warm", reused without a page fault);
+ * older ones go cold, their pages given back in batches with MADV_FREE
+ * (the guard survives it; see make_cold) and are reused after the warm
+ * ones. tulip_stack_trim() gives everything back at once. Stacks belong to
  * the thread whose pool they came from.
  */
 #include "../prefix.h"
@@ -54,9 +55,12 @@ struct stack_class {
     char *warm[WARM_CAP]; /* ring of committed free stacks, oldest first */
     unsigned warm_head;   /* index of the oldest */
     unsigned warm_len;    /* how many */
-    char **cold;          /* free stacks given back to the kernel */
+    char **cold;          /* free stacks beyond the warm ring: the last
+                             `cooling` still committed, the others given
+                             back to the kernel */
     size_t cold_len;
     size_t cold_cap;
+    size_t cooling;    /* entries at the end of cold not yet advised */
     char *slab_next;   /* next uncarved slot of the newest slab */
     size_t slab_left;  /* slots left in it */
     size_t slab_slots; /* slots of the next slab */
@@ -262,6 +266,8 @@ static __attribute__((noinline)) int stack_get_slow(size_t size,
         lo = c->warm[(c->warm_head + c->warm_len) % WARM_CAP];
     } else if (c->cold_len) {
         lo = c->cold[--c->cold_len];
+        if (c->cooling > c->cold_len)
+            c->cooling = c->cold_len;
     } else {
         rc = carve(sp, c, &lo);
         if (rc)
@@ -273,7 +279,48 @@ static __attribute__((noinline)) int stack_get_slow(size_t size,
     return 0;
 }
 
-/* Give a stack's pages back and keep it as cold. */
+static int addr_cmp(const void *a, const void *b)
+{
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Give back the pages of the cold stacks [from, cold_len) with `advice`.
+ * Slots of a slab are adjacent, so the stacks are sorted and runs of
+ * neighbours (with the guards between them, which both advices keep) go in
+ * one call: freeing a burst of a million tasks costs a few thousand
+ * syscalls, not a million.
+ */
+static void advise_cold(struct stack_class *c, size_t from, int advice)
+{
+    size_t stride = TULIP_STACK_GUARD + c->size;
+    char **v = c->cold + from;
+    size_t n = c->cold_len - from, i = 0, j;
+    /* mprotect guards split the mapping: advise those stacks one by one. */
+    int merge = atomic_load_explicit(&guard_kind, memory_order_relaxed) ==
+                GUARD_MADVISE;
+
+    if (merge)
+        qsort(v, n, sizeof(*v), addr_cmp);
+    while (i < n) {
+        for (j = i + 1; merge && j < n && v[j] == v[j - 1] + stride; j++)
+            ;
+        madvise(v[i], (size_t)(v[j - 1] - v[i]) + c->size, advice);
+        i = j;
+    }
+}
+
+/*
+ * A stack leaves the warm ring: it joins the cold ones still committed
+ * ("cooling"), and once TULIP_STACK_CACHE of them have gathered, their
+ * pages are given back with MADV_FREE, in one batch. MADV_FREE lets the
+ * kernel take the pages when it needs memory; until then reusing the stack
+ * costs no page fault (about 1.3 us each on this kind of VM), which is what
+ * a burst of a million short tasks needs. tulip_stack_trim() gives pages
+ * back at once instead (MADV_DONTNEED).
+ */
 static void make_cold(struct stack_class *c, char *lo)
 {
     if (c->cold_len == c->cold_cap) {
@@ -285,8 +332,11 @@ static void make_cold(struct stack_class *c, char *lo)
         c->cold = p;
         c->cold_cap = cap;
     }
-    madvise(lo, c->size, MADV_DONTNEED);
     c->cold[c->cold_len++] = lo;
+    if (++c->cooling >= (TULIP_STACK_CACHE ? TULIP_STACK_CACHE : 1)) {
+        advise_cold(c, c->cold_len - c->cooling, MADV_FREE);
+        c->cooling = 0;
+    }
 }
 
 /* Everything but the fast path of tulip__stack_put(). */
@@ -393,7 +443,8 @@ void tulip_stack_stats(struct tulip_stack_stats *st)
     for (i = 0; i < sp->ncls; i++) {
         st->in_use += sp->cls[i].in_use;
         st->cached += sp->cls[i].warm_len;
-        st->released += sp->cls[i].cold_len;
+        st->cached += sp->cls[i].cooling;
+        st->released += sp->cls[i].cold_len - sp->cls[i].cooling;
     }
     st->reserved = sp->reserved;
 }
@@ -413,5 +464,9 @@ void tulip_stack_trim(void)
             c->warm_head = (c->warm_head + 1) % WARM_CAP;
             c->warm_len--;
         }
+        /* Every cold stack's pages go now, at once: MADV_FREE left them to
+         * the kernel's convenience. */
+        advise_cold(c, 0, MADV_DONTNEED);
+        c->cooling = 0;
     }
 }
