@@ -38,9 +38,12 @@ VG="valgrind -q --error-exitcode=1 --leak-check=full"
 VG="$VG --show-leak-kinds=definite,indirect"
 VG="$VG --errors-for-leak-kinds=definite,indirect --trace-children=yes"
 VG="$VG --suppressions=$(pwd)/cmake/valgrind.supp"
-LOGS=$B/valgrind
+LOGS=$(pwd)/$B/valgrind
+case $B in /*) LOGS=$B/valgrind ;; esac
 rm -rf "$LOGS"
 mkdir -p "$LOGS"
+printf '#!/bin/sh\nexec %s "$@"\n' "$VG" >"$LOGS/vg"
+chmod +x "$LOGS/vg"
 
 # One line per program: NAME COMMAND...
 {
@@ -58,8 +61,9 @@ mkdir -p "$LOGS"
         [ -f "$e" ] || continue
         n=$(basename "$e" .out)
         [ -x "$B/examples/$n" ] || continue
-        emu=$(echo "$VG" | tr ' ' ';')
-        echo "example_$n cmake -DEXE=$B/examples/$n -DEMULATOR=$emu" \
+        # The emulator is one word: a CMake list of valgrind's arguments
+        # would carry ';' into the shell that runs the plan.
+        echo "example_$n cmake -DEXE=$B/examples/$n -DEMULATOR=$LOGS/vg" \
             "-DEXPECTED=$e -P cmake/check_output.cmake"
     done
 } >"$LOGS/plan"
