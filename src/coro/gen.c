@@ -17,6 +17,7 @@
  */
 #include "../prefix.h"
 #include "coro.h"
+#include "../hooks.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -151,7 +152,9 @@ static int gen_resume(tulip_gen *g, int op, void *value, void **out)
     g->resumer = tulip__coro_current();
     g->state = TULIP_GEN_RUNNING;
     cur_gen = g;
+    TULIP__HOOK(gen_begin, g);
     tulip__coro_switch(&g->co);
+    TULIP__HOOK(gen_end, g);
     cur_gen = g->outer;
     if (g->state == TULIP_GEN_CLOSED)
         tulip__coro_release(&g->co);

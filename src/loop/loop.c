@@ -12,6 +12,7 @@
  */
 #include "../prefix.h"
 #include "loop_int.h"
+#include "../hooks.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -234,6 +235,7 @@ static void loop_run_batch(tulip_loop *loop)
             continue; /* stopped meanwhile */
         loop->pending[i] = NULL;
         io->pending_index = (size_t)-1;
+        TULIP__HOOK(io, loop, io->fd, io->revents);
         io->fn(io, io->revents);
         n++;
     }
@@ -286,6 +288,8 @@ static int loop_pass(tulip_loop *loop, bool may_wait)
         tulip__timer_move_due(loop, tulip__loop_now(loop));
     }
     /* 6: run the batch */
+    TULIP__HOOK(pass, loop, loop->ready_head,
+                loop->pending_count + loop->due_count);
     loop_run_batch(loop);
     return 0;
 }

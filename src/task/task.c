@@ -18,6 +18,7 @@
  */
 #include "../prefix.h"
 #include "task.h"
+#include "../hooks.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -110,6 +111,7 @@ void tulip_task_release(tulip_task *t)
         return;
     if (t->result < 0 && t->result != -ECANCELED && !t->retrieved)
         report(t, "Task exception was never retrieved", t->result);
+    TULIP__HOOK(release, t);
     task_free(t);
 }
 
@@ -198,7 +200,9 @@ static void task_run_step(struct tulip_task *t)
     t->resumer = tulip__coro_current();
     t->state = TULIP__TASK_RUNNING;
     prev_gen = tulip__gen_swap_current(t->gen);
+    TULIP__HOOK(step_begin, t);
     tulip__coro_switch(t->active);
+    TULIP__HOOK(step_end, t);
     t->gen = tulip__gen_swap_current(prev_gen);
     cur_task = prev_cur;
     if (t->state == TULIP__TASK_DONE)
@@ -222,6 +226,7 @@ void tulip__task_wake(struct tulip_task *t, int why)
         return; /* already woken in this pass: the first wake counts */
     t->wake = (unsigned char)why;
     t->state = TULIP__TASK_READY;
+    TULIP__HOOK(wake, t, why);
     /* A waiter woken by a timer or a cancel leaves its queue now, so that
      * the object cannot hand anything to it any more. */
     tulip__waitq_remove(&t->waiter);
@@ -268,6 +273,7 @@ int tulip__task_suspend(struct tulip_task *t, int64_t deadline_ns)
     t->wake = TULIP__WAKE_NONE;
     t->state = TULIP__TASK_WAITING;
     t->active = tulip__coro_current();
+    TULIP__HOOK(suspend, t);
     tulip__coro_switch(t->resumer);
     /* Resumed by a step: whoever woke us left the reason in t->wake. */
     if (t->wake == TULIP__WAKE_OBJECT)
@@ -389,6 +395,7 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
         tulip__group_link(g, t);
     if (out)
         *out = t;
+    TULIP__HOOK(spawn, t, __builtin_return_address(0));
     if (opts && opts->eager) {
         task_run_step(t);
     } else {
@@ -421,6 +428,7 @@ int tulip_task_cancel(tulip_task *t)
     if (t->state == TULIP__TASK_DONE)
         return -EALREADY;
     t->cancelled = 1;
+    TULIP__HOOK(cancel, t);
     if (t->state == TULIP__TASK_WAITING && t->shield_depth == 0)
         tulip__task_wake(t, TULIP__WAKE_CANCEL);
     tulip__group_parent_cancelled(t);
@@ -554,6 +562,7 @@ int tulip_sleep(int64_t delay_ns)
     t->state = TULIP__TASK_READY;
     tulip__loop_ready_push(t->loop, &t->step);
     t->active = tulip__coro_current();
+    TULIP__HOOK(yield, t);
     tulip__coro_switch(t->resumer);
     return tulip__task_check(t);
 }
