@@ -95,6 +95,8 @@ static struct {
     bool q_dropped[N_QUEUES]; /* shut down with immediate=true */
     tulip_chan *ch[N_CHANS];
     bool ch_send_closed[N_CHANS];
+    tulip_event *ev;
+    long ev_sets;               /* times the event was set */
     uint8_t item[MAX_ITEMS];    /* IT_* bits */
     int8_t item_obj[MAX_ITEMS]; /* queue index, or N_QUEUES + channel */
     int nitems;
@@ -406,6 +408,61 @@ static void op_recv(const struct fscope *sc, int depth, bool gb)
         got_item(v, N_QUEUES + ci);
 }
 
+/* A select over a send on one channel and a receive on the other: exactly
+ * one of them completes, or none. */
+static void op_select(const struct fscope *sc, int depth, bool gb, int b)
+{
+    int d = arg8();
+    int cs = b % N_CHANS, cr = (b >> 1) % N_CHANS;
+    int id = new_item(N_QUEUES + cs);
+    if (!id)
+        return;
+    struct tulip_chan_op ops[2] = {
+        {.chan = F.ch[cs], .dir = TULIP_CHAN_SEND, .msg = (void *)(intptr_t)id},
+        {.chan = F.ch[cr], .dir = TULIP_CHAN_RECV},
+    };
+    size_t index = 99;
+    struct call c;
+    if (b & 4) { /* the receive first */
+        struct tulip_chan_op t = ops[0];
+        ops[0] = ops[1];
+        ops[1] = t;
+    }
+    call_begin(&c, sc, depth, gb, own_deadline(d));
+    int rc = tulip_chan_select_until(ops, 2, c.own_ns, &index);
+    call_end(&c, sc, depth, rc);
+    CHECK(rc == 0 || rc == TULIP_EOF || rc == TULIP_ECLOSED || rc == -EPIPE ||
+          is_wait_err(rc));
+    if (rc == 0 || (rc != -ECANCELED && rc != -ETIMEDOUT))
+        CHECK(index < 2);
+    bool sent = rc == 0 && ops[index].dir == TULIP_CHAN_SEND;
+    put_done(id, sent ? 0 : -1);
+    if (rc == 0 && ops[index].dir == TULIP_CHAN_RECV)
+        got_item(ops[index].msg, N_QUEUES + cr);
+}
+
+static void op_event(const struct fscope *sc, int depth, bool gb, int op, int b)
+{
+    if (op & 64) {
+        if (b & 1) {
+            F.ev_sets++;
+            CHECK(tulip_event_set(F.ev) == 0 && tulip_event_is_set(F.ev));
+        } else {
+            CHECK(tulip_event_clear(F.ev) == 0 && !tulip_event_is_set(F.ev));
+        }
+        return;
+    }
+    long sets = F.ev_sets;
+    bool was_set = tulip_event_is_set(F.ev);
+    struct call c;
+    call_begin(&c, sc, depth, gb, own_deadline(b));
+    int rc = tulip_event_wait_until(F.ev, c.own_ns);
+    call_end(&c, sc, depth, rc);
+    CHECK(rc == 0 || is_wait_err(rc));
+    if (rc == 0)
+        CHECK(was_set || F.ev_sets > sets); /* woken by a set, only */
+}
+
 static void op_group(int self, const struct fscope *sc, int depth)
 {
     int k = 1 + arg8() % 3, b = arg8();
@@ -598,6 +655,10 @@ static int body(void *arg)
                 int qi = b % N_QUEUES;
                 F.q_dropped[qi] |= (b & 2) != 0;
                 CHECK(tulip_queue_shutdown(F.q[qi], b & 2) == 0);
+            } else if (op & 128) {
+                op_event(sc, depth, false, op, b);
+            } else if (op & 64) {
+                op_select(sc, depth, false, b);
             } else if (op & 32) {
                 int ci = b % N_CHANS;
                 if (!F.ch_send_closed[ci]) {
@@ -640,6 +701,8 @@ static void teardown(void *arg)
         }
         CHECK(tulip_chan_close(F.ch[i], TULIP_CHAN_RECV) == 0);
     }
+    F.ev_sets++;
+    CHECK(tulip_event_set(F.ev) == 0);
     for (int i = 0; i < F.ntasks; i++)
         if (!tulip_task_done(F.tasks[i].t))
             CHECK(tulip_task_cancel(F.tasks[i].t) == 0);
@@ -658,6 +721,7 @@ static void run(const uint8_t *data, size_t size)
     for (int i = 0; i < N_LOCKS; i++)
         CHECK(tulip_lock_new(&F.locks[i]) == 0);
     CHECK(tulip_sem_new_bounded(&F.sem, SEM_PERMITS) == 0);
+    CHECK(tulip_event_new(&F.ev) == 0);
     for (int i = 0; i < N_QUEUES; i++) {
         struct tulip_queue_opts qo = {.kind = (enum tulip_queue_kind)i,
                                       .maxsize = (size_t)(i + 1)};
@@ -692,6 +756,7 @@ static void run(const uint8_t *data, size_t size)
     }
     CHECK(F.sem_held == 0 && tulip_sem_value(F.sem) == SEM_PERMITS);
     tulip_sem_free(F.sem);
+    tulip_event_free(F.ev);
     /* Every item delivered once if put, never if not. */
     for (int id = 1; id <= F.nitems && id < MAX_ITEMS; id++) {
         unsigned s = F.item[id];
