@@ -89,7 +89,7 @@ static pthread_t writer;
 static FILE *out;
 static bool out_failed;
 static bool first_event;
-static unsigned long long gen_seq;
+static char *out_path; /* for a forked child's own file */
 static TULIP_TLS struct tbuf *tls_buf;
 static TULIP_TLS uint64_t tls_io_fd; /* fd + 1 of the watcher running */
 static TULIP_TLS size_t tls_last_ready;
@@ -154,13 +154,45 @@ static void put_str(const char *s)
     fputc('"', out);
 }
 
+static int out_pid;
+
+/* Decimal digits of v at p, zero-padded to width; returns the end. */
+static char *put_u(char *p, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v || n < width);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* The fields every event has. By hand rather than fprintf: the writer
+ * formats millions of these, and its CPU counts against the program. */
 static void put_head(const struct ev *e, const char *ph, uint64_t tid)
 {
-    fputs(first_event ? "\n{" : ",\n{", out);
+    char buf[160], *p = buf;
+    int64_t ts = e->ts_ns < 0 ? 0 : e->ts_ns;
+
+    if (!first_event)
+        *p++ = ',';
     first_event = false;
-    fprintf(out, "\"ph\":\"%s\",\"pid\":%d,\"tid\":%llu,\"ts\":%lld.%03lld", ph,
-            (int)getpid(), (unsigned long long)tid,
-            (long long)(e->ts_ns / 1000), (long long)(e->ts_ns % 1000));
+    memcpy(p, "\n{\"ph\":\"", 8);
+    p += 8;
+    *p++ = ph[0];
+    memcpy(p, "\",\"pid\":", 8);
+    p = put_u(p + 8, (uint64_t)out_pid, 1);
+    memcpy(p, ",\"tid\":", 7);
+    p = put_u(p + 7, tid, 1);
+    memcpy(p, ",\"ts\":", 6);
+    p = put_u(p + 6, (uint64_t)ts / 1000, 1);
+    *p++ = '.';
+    p = put_u(p, (uint64_t)ts % 1000, 3);
+    fwrite(buf, 1, (size_t)(p - buf), out);
 }
 
 static const char *why_name(uint32_t why)
@@ -563,8 +595,45 @@ void tulip__trace_update_hooks(void)
 /* ---- start, stop ----------------------------------------------------------
  */
 
+/* fork(2): the child has no writer thread and shares the parent's file,
+ * so it traces on into a file of its own, path.PID (an echo server that
+ * forks, bench_echo's child). The mutex is held across the fork so that the
+ * child's copy is not locked by a writer caught mid-queue. */
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&trace_mu);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&trace_mu);
+}
+
+static void atfork_child(void)
+{
+    char path[4096];
+
+    pthread_mutex_unlock(&trace_mu);
+    if (!trace_on)
+        return;
+    if (tls_buf)
+        tls_buf->n = 0; /* the parent's events, the parent's to write */
+    queue_head = NULL;  /* the parent's buffers: the parent writes them */
+    queue_tail = &queue_head;
+    queued = 0;
+    trace_on = false;
+    writer_running = false;
+    if (out)
+        close(fileno(out)); /* not fclose: the parent flushes its data */
+    out = NULL;
+    snprintf(path, sizeof(path), "%s.%d", out_path, (int)getpid());
+    if (tulip_trace_start(path) != 0)
+        fprintf(stderr, "tulip: trace: %s: cannot trace the child\n", path);
+}
+
 int tulip_trace_start(const char *path)
 {
+    static bool atfork_done;
     FILE *f;
     int rc;
 
@@ -576,7 +645,16 @@ int tulip_trace_start(const char *path)
     if (!f)
         return -errno;
     setvbuf(f, NULL, _IOFBF, 1 << 20);
+    if (!atfork_done) {
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        atfork_done = true;
+    }
+    if (path != out_path) {
+        free(out_path);
+        out_path = strdup(path);
+    }
     out = f;
+    out_pid = (int)getpid();
     out_failed = false;
     first_event = true;
     dropped = 0;
@@ -656,5 +734,4 @@ __attribute__((constructor)) static void trace_from_env(void)
         else
             atexit(trace_atexit);
     }
-    (void)gen_seq;
 }
