@@ -7,9 +7,11 @@
  * that the context switch saved on the suspended stack (switch.S in
  * src/arch/: on x86_64 rbp is at sp + 40 and the return address at sp + 48;
  * on aarch64 x29 and x30 are at sp + 80 and sp + 88), staying within the
- * stack's bounds; the library is built with -fno-omit-frame-pointer
- * (TULIP_FRAME_POINTERS) so that its own frames are on the chain, and the
- * program's frames are when it is built so too. Addresses are symbolized
+ * stack's bounds. The chain exists only in code built with
+ * -fno-omit-frame-pointer: CMake adds it in Debug builds and with
+ * -DTULIP_FRAME_POINTERS=ON (it then defines TULIP_FRAME_POINTERS=1);
+ * without it only the suspension point itself is printed, since rbp may
+ * hold anything. Addresses are symbolized
  * with dladdr: names need the symbols exported (-rdynamic) or the shared
  * library.
  *
@@ -28,6 +30,9 @@
 #include <string.h>
 
 #define MAX_FRAMES 16
+#ifndef TULIP_FRAME_POINTERS
+#define TULIP_FRAME_POINTERS 0
+#endif
 
 static const char *state_name(unsigned s)
 {
@@ -78,6 +83,8 @@ static void print_stack(FILE *f, const struct tulip__coro *co)
     return;
 #endif
     print_addr(f, pc); /* where the switch returns: the suspension */
+    if (!TULIP_FRAME_POINTERS)
+        return;
     for (int i = 0; i < MAX_FRAMES; i++) {
         if (!in_stack(&co->stack, fp, 2 * sizeof(void *)))
             break;
@@ -111,7 +118,8 @@ static void print_wait(FILE *f, const struct tulip_task *t,
     } else {
         fputs("nothing but time", f);
     }
-    if (tulip__timer_armed(&t->timer))
+    if (tulip__timer_armed(&t->timer) &&
+        t->timer.deadline_ns < TULIP_FOREVER / 2)
         fprintf(f, ", until %+.3f s",
                 (double)(t->timer.deadline_ns - tulip__loop_now(t->loop)) /
                     1e9);
