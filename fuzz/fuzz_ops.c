@@ -186,6 +186,7 @@ struct call {
     bool unsure;    /* the forced outcome may not hold exactly */
     int64_t own_ns; /* the call's own deadline, or TULIP_FOREVER */
     int64_t start;  /* the time it began */
+    bool at_end;    /* sleep(0): checks after its yield, not before */
 };
 
 static void call_begin(struct call *c, const struct fscope *sc, int depth,
@@ -195,6 +196,7 @@ static void call_begin(struct call *c, const struct fscope *sc, int depth,
     c->want = forced(sc, depth, &c->unsure);
     c->own_ns = own_ns;
     c->start = tulip_now();
+    c->at_end = false;
     F.inflight++;
 }
 
@@ -203,6 +205,14 @@ static void call_end(const struct call *c, const struct fscope *sc, int depth,
                      int rc)
 {
     F.inflight--;
+    struct call e = *c;
+    if (c->at_end) {
+        /* tulip_sleep(0) yields the turn even when cancelled (so that a
+         * loop on it cannot starve the loop), then checks: what holds is
+         * the state when it returns (a cancel that came meanwhile wins). */
+        e.want = forced(sc, depth, &e.unsure);
+        c = &e;
+    }
     if (c->want && !c->unsure)
         CHECK(rc == c->want);
     if (rc == -ECANCELED && !c->unsure)
@@ -324,6 +334,7 @@ static void op_lock(const struct fscope *sc, int depth, bool gb)
     CHECK(tulip_lock_locked(l));
     F.owner[i % N_LOCKS] = tulip_task_current();
     call_begin(&c, sc, depth, gb, TULIP_FOREVER);
+    c.at_end = hold == 0;
     rc = tulip_sleep(hold);
     call_end(&c, sc, depth, rc);
     CHECK(rc == 0 || is_wait_err(rc));
@@ -346,6 +357,7 @@ static void op_sem(const struct fscope *sc, int depth, bool gb)
     /* below, when a release handed a permit to a waiter not yet resumed */
     CHECK(tulip_sem_value(F.sem) <= SEM_PERMITS - F.sem_held);
     call_begin(&c, sc, depth, gb, TULIP_FOREVER);
+    c.at_end = hold == 0;
     rc = tulip_sleep(hold);
     call_end(&c, sc, depth, rc);
     F.sem_held--;
@@ -473,8 +485,10 @@ static void op_group(int self, const struct fscope *sc, int depth)
     for (int i = 0; i < k; i++)
         spawn_one(g, b & (1 << i));
     if (b & 8) {
+        int64_t d = fuzz_delay();
         call_begin(&c, sc, depth, true, TULIP_FOREVER);
-        int rc = tulip_sleep(fuzz_delay());
+        c.at_end = d == 0;
+        int rc = tulip_sleep(d);
         call_end(&c, sc, depth, rc);
         CHECK(rc == 0 || is_wait_err(rc));
     }
@@ -588,6 +602,7 @@ static int body(void *arg)
         case 2: {
             int64_t d = fuzz_delay();
             call_begin(&c, sc, depth, false, TULIP_FOREVER);
+            c.at_end = d == 0;
             int rc = tulip_sleep(d);
             call_end(&c, sc, depth, rc);
             CHECK(rc == 0 || is_wait_err(rc));
