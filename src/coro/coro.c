@@ -38,20 +38,19 @@
 
 #define ALTSTACK_SIZE ((size_t)64 * 1024)
 
-static TULIP_TLS struct tulip__coro *cur;        /* NULL: the thread */
-static TULIP_TLS struct tulip__coro thread_self; /* the thread's own */
-static TULIP_TLS int thread_ready;               /* altstack installed */
+/* The running coroutine (NULL: the thread itself) and the thread's own
+ * context; read inline by tulip__coro_current() (coro.h). */
+TULIP_TLS struct tulip__coro *tulip__coro_cur;
+TULIP_TLS struct tulip__coro tulip__coro_thread;
+#define cur tulip__coro_cur
+#define thread_self tulip__coro_thread
+static TULIP_TLS int thread_ready; /* altstack installed */
 #if TULIP_HAVE_ASAN
 static TULIP_TLS struct tulip__coro *asan_from; /* who switched to us */
 #endif
 
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 static struct sigaction old_segv;
-
-struct tulip__coro *tulip__coro_current(void)
-{
-    return cur ? cur : &thread_self;
-}
 
 void tulip__coro_set_name(struct tulip__coro *co, const char *name)
 {
@@ -303,6 +302,9 @@ void tulip__coro_release(struct tulip__coro *co)
     tulip__stack_put(&co->stack);
 }
 
+#if TULIP_HAVE_ASAN || TULIP_HAVE_TSAN
+/* With the tools, the switch announces itself (without them it is inline,
+ * in coro.h). */
 void tulip__coro_switch(struct tulip__coro *to)
 {
     struct tulip__coro *from = tulip__coro_current();
@@ -313,6 +315,7 @@ void tulip__coro_switch(struct tulip__coro *to)
     tulip__ctx_switch(&from->ctx, &to->ctx);
     asan_finish(from->asan_fake);
 }
+#endif /* TULIP_HAVE_ASAN || TULIP_HAVE_TSAN */
 
 void tulip__coro_exit(struct tulip__coro *to)
 {

@@ -68,15 +68,36 @@ TULIP_PRIVATE int tulip__coro_init(struct tulip__coro *co, size_t size,
  * suspended (its frames are then abandoned) or finished. */
 TULIP_PRIVATE void tulip__coro_release(struct tulip__coro *co);
 
-/* Switch from the running coroutine (or thread) to `to`. */
+/* The running coroutine and the thread's own context (coro.c). */
+TULIP_PRIVATE extern TULIP_TLS struct tulip__coro *tulip__coro_cur;
+TULIP_PRIVATE extern TULIP_TLS struct tulip__coro tulip__coro_thread;
+
+/* The running coroutine, or the calling thread's own context. Inline: every
+ * resume, yield and task step asks. */
+static inline struct tulip__coro *tulip__coro_current(void)
+{
+    struct tulip__coro *c = tulip__coro_cur;
+
+    return c ? c : &tulip__coro_thread;
+}
+
+/* Switch from the running coroutine (or thread) to `to`. Inline, one call to
+ * the assembly switch, unless the sanitizers must hear of it. */
+#if TULIP_HAVE_ASAN || TULIP_HAVE_TSAN
 TULIP_PRIVATE void tulip__coro_switch(struct tulip__coro *to);
+#else
+static inline void tulip__coro_switch(struct tulip__coro *to)
+{
+    struct tulip__coro *from = tulip__coro_current();
+
+    tulip__coro_cur = to;
+    tulip__ctx_switch(&from->ctx, &to->ctx);
+}
+#endif /* TULIP_HAVE_ASAN || TULIP_HAVE_TSAN */
 
 /* The running coroutine has finished: switch to `to` for good. Its stack may
  * be released once `to` runs. */
 TULIP_PRIVATE _Noreturn void tulip__coro_exit(struct tulip__coro *to);
-
-/* The running coroutine, or the calling thread's own context. */
-TULIP_PRIVATE struct tulip__coro *tulip__coro_current(void);
 
 /* Copy a name into co->name (truncated); NULL gives "". */
 TULIP_PRIVATE void tulip__coro_set_name(struct tulip__coro *co,
