@@ -141,7 +141,7 @@ static int64_t now_ns(void)
 
 static void put_str(const char *s)
 {
-    fputc('"', out);
+    putc_unlocked('"', out);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
@@ -149,9 +149,9 @@ static void put_str(const char *s)
         else if (c < 0x20)
             fprintf(out, "\\u%04x", c);
         else
-            fputc(c, out);
+            putc_unlocked(c, out);
     }
-    fputc('"', out);
+    putc_unlocked('"', out);
 }
 
 static int out_pid;
@@ -192,7 +192,23 @@ static void put_head(const struct ev *e, const char *ph, uint64_t tid)
     p = put_u(p + 6, (uint64_t)ts / 1000, 1);
     *p++ = '.';
     p = put_u(p, (uint64_t)ts % 1000, 3);
-    fwrite(buf, 1, (size_t)(p - buf), out);
+    fwrite_unlocked(buf, 1, (size_t)(p - buf), out);
+}
+
+/* The rest of an s or f event: the writer's most frequent line. */
+static void put_wait_tail(const struct ev *e)
+{
+    char buf[96], *p = buf;
+    static const char head[] = ",\"cat\":\"wait\",\"name\":\"wait\",\"id\":";
+
+    memcpy(p, head, sizeof(head) - 1);
+    p = put_u(p + sizeof(head) - 1, e->tid, 1);
+    if (e->kind == EV_RESUME) {
+        memcpy(p, ",\"bp\":\"e\"", 9);
+        p += 9;
+    }
+    *p++ = '}';
+    fwrite_unlocked(buf, 1, (size_t)(p - buf), out);
 }
 
 static const char *why_name(uint32_t why)
@@ -214,7 +230,7 @@ static void put_name_meta(uint64_t tid, const char *name)
     struct ev e = {0};
 
     put_head(&e, "M", tid);
-    fputs(",\"name\":\"thread_name\",\"args\":{\"name\":", out);
+    fputs_unlocked(",\"name\":\"thread_name\",\"args\":{\"name\":", out);
     put_str(name);
     fprintf(out, "}}");
     put_head(&e, "M", tid);
@@ -224,14 +240,25 @@ static void put_name_meta(uint64_t tid, const char *name)
             (unsigned long long)tid);
 }
 
+/* "by": the waking task, fd, or the loop; then the closing braces. */
 static void put_by(const struct ev *e)
 {
-    if (e->arg >> 32)
-        fprintf(out, "\"fd %llu\"", (unsigned long long)(e->arg & 0xffffffffu));
-    else if (e->arg)
-        fprintf(out, "\"Task %llu\"", (unsigned long long)e->arg);
-    else
-        fputs("\"loop\"", out);
+    char buf[48], *p = buf;
+
+    if (e->arg >> 32) {
+        memcpy(p, "\"fd ", 4);
+        p = put_u(p + 4, e->arg & 0xffffffffu, 1);
+        *p++ = '"';
+    } else if (e->arg) {
+        memcpy(p, "\"Task ", 6);
+        p = put_u(p + 6, e->arg, 1);
+        *p++ = '"';
+    } else {
+        memcpy(p, "\"loop\"", 6);
+        p += 6;
+    }
+    memcpy(p, "}}", 2);
+    fwrite_unlocked(buf, 1, (size_t)(p + 2 - buf), out);
 }
 
 static void put_event(const struct ev *e)
@@ -244,45 +271,42 @@ static void put_event(const struct ev *e)
     case EV_BEGIN:
     case EV_GBEGIN:
         put_head(e, "B", e->tid);
-        fputs(e->kind == EV_BEGIN ? ",\"cat\":\"task\",\"name\":"
-                                  : ",\"cat\":\"generator\",\"name\":",
-              out);
+        fputs_unlocked(e->kind == EV_BEGIN ? ",\"cat\":\"task\",\"name\":"
+                                           : ",\"cat\":\"generator\",\"name\":",
+                       out);
         put_str(nm);
-        fputs("}", out);
+        fputs_unlocked("}", out);
         break;
     case EV_END:
     case EV_GEND:
         put_head(e, "E", e->tid);
-        fputs("}", out);
+        fputs_unlocked("}", out);
         break;
     case EV_SUSP:
     case EV_RESUME:
         if (flow_toggle(e->tid, e->kind == EV_SUSP) != (e->kind == EV_RESUME))
             break; /* an s already open, or an f without its s */
         put_head(e, e->kind == EV_SUSP ? "s" : "f", e->tid);
-        fprintf(out, ",\"cat\":\"wait\",\"name\":\"wait\",\"id\":%llu%s}",
-                (unsigned long long)e->tid,
-                e->kind == EV_RESUME ? ",\"bp\":\"e\"" : "");
+        put_wait_tail(e);
         break;
     case EV_WAKE:
         put_head(e, "i", e->tid);
-        fprintf(out,
-                ",\"s\":\"t\",\"cat\":\"wake\",\"name\":\"woken: %s\","
-                "\"args\":{\"why\":\"%s\",\"by\":",
-                why_name(e->aux), why_name(e->aux));
+        fputs_unlocked(",\"s\":\"t\",\"cat\":\"wake\",\"name\":\"woken: ", out);
+        fputs_unlocked(why_name(e->aux), out);
+        fputs_unlocked("\",\"args\":{\"why\":\"", out);
+        fputs_unlocked(why_name(e->aux), out);
+        fputs_unlocked("\",\"by\":", out);
         put_by(e);
-        fputs("}}", out);
         break;
     case EV_SPAWN:
         put_name_meta(e->tid, nm);
         break;
     case EV_CANCEL:
         put_head(e, "i", e->tid);
-        fputs(",\"s\":\"t\",\"cat\":\"cancel\",\"name\":\"cancel\","
-              "\"args\":{\"by\":",
-              out);
+        fputs_unlocked(",\"s\":\"t\",\"cat\":\"cancel\",\"name\":\"cancel\","
+                       "\"args\":{\"by\":",
+                       out);
         put_by(e);
-        fputs("}}", out);
         break;
     case EV_IO:
         put_head(e, "i", 0);
@@ -613,7 +637,10 @@ static void atfork_child(void)
 {
     char path[4096];
 
-    pthread_mutex_unlock(&trace_mu);
+    /* Fresh ones: the parent's writer may be a waiter recorded in the
+     * condition variable, a thread the child does not have. */
+    pthread_mutex_init(&trace_mu, NULL);
+    pthread_cond_init(&trace_cv, NULL);
     if (!trace_on)
         return;
     if (tls_buf)
@@ -624,7 +651,9 @@ static void atfork_child(void)
     trace_on = false;
     writer_running = false;
     if (out)
-        close(fileno(out)); /* not fclose: the parent flushes its data */
+        close(fileno_unlocked(out)); /* not fclose (the parent flushes its
+                                         data), nor fileno (the writer may
+                                         have held the lock at the fork) */
     out = NULL;
     snprintf(path, sizeof(path), "%s.%d", out_path, (int)getpid());
     if (tulip_trace_start(path) != 0)
