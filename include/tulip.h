@@ -778,7 +778,9 @@ TULIP_EXTERN int tulip_loop_report_error(tulip_loop *loop,
  * shielded scope hides the cancellation and deadlines of the scopes around
  * it, so that cleanup can still wait. When a cancel and a deadline both
  * apply, -ECANCELED wins. Every suspending call checks first, even when it
- * would not have to wait. Nothing is lost: a task that drops one -ECANCELED
+ * would not have to wait; the one exception is tulip_sleep(0), which always
+ * yields its turn first and then reports what applies, so that a task
+ * looping on it can never starve the loop. Nothing is lost: a task that drops one -ECANCELED
  * by mistake gets it again from its next call.
  *
  * **Ownership.** tulip_spawn() gives the caller a reference to the task when
@@ -1097,7 +1099,9 @@ TULIP_EXTERN int tulip_loop_tasks(tulip_loop *loop, tulip_task **tasks,
 
 /**
  * @brief Suspend the calling task for delay_ns (asyncio.sleep).
- * tulip_sleep(0) yields the turn: the task runs again on the next pass.
+ * tulip_sleep(0) yields the turn: the task runs again on the next pass;
+ * it yields even when the task is cancelled, and then returns -ECANCELED
+ * (or -ETIMEDOUT) as it finds the task on its return.
  * Negative delays count as 0.
  * @param delay_ns How long to sleep, in nanoseconds.
  * @return 0 when the time has passed.
