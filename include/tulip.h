@@ -780,8 +780,8 @@ TULIP_EXTERN int tulip_loop_report_error(tulip_loop *loop,
  * apply, -ECANCELED wins. Every suspending call checks first, even when it
  * would not have to wait; the one exception is tulip_sleep(0), which always
  * yields its turn first and then reports what applies, so that a task
- * looping on it can never starve the loop. Nothing is lost: a task that drops one -ECANCELED
- * by mistake gets it again from its next call.
+ * looping on it can never starve the loop. Nothing is lost: a task that drops
+ * one -ECANCELED by mistake gets it again from its next call.
  *
  * **Ownership.** tulip_spawn() gives the caller a reference to the task when
  * `out` is not NULL; release it with tulip_task_release() once done with
@@ -3662,10 +3662,10 @@ typedef struct tulip_process tulip_process;
 
 /** @brief Options of tulip_process_spawn(); zero-initialise, then set. */
 struct tulip_process_opts {
-    int stdin_mode;    /**< TULIP_STDIO_* of the child's stdin */
-    int stdout_mode;   /**< TULIP_STDIO_* of the child's stdout */
-    int stderr_mode;   /**< TULIP_STDIO_* of the child's stderr */
-    const char *cwd;   /**< working directory, or NULL (glibc 2.29+) */
+    int stdin_mode;          /**< TULIP_STDIO_* of the child's stdin */
+    int stdout_mode;         /**< TULIP_STDIO_* of the child's stdout */
+    int stderr_mode;         /**< TULIP_STDIO_* of the child's stderr */
+    const char *cwd;         /**< working directory, or NULL (glibc 2.29+) */
     const char *const *envp; /**< environment, or NULL for the parent's */
 };
 
