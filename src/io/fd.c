@@ -306,11 +306,7 @@ ssize_t tulip_read_until(int fd, void *buf, size_t n, int64_t deadline_ns)
         r = read(fd, buf, n);
         if (r >= 0)
             return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        rc = tulip__fd_wait(t, fd, TULIP_READ, deadline_ns);
+        rc = tulip__fd_retry(t, fd, TULIP_READ, deadline_ns);
         if (rc)
             return rc;
     }
@@ -394,11 +390,7 @@ ssize_t tulip_write_until(int fd, const void *buf, size_t n,
             done += (size_t)w;
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        rc = tulip__fd_wait(t, fd, TULIP_WRITE, deadline_ns);
+        rc = tulip__fd_retry(t, fd, TULIP_WRITE, deadline_ns);
         if (rc)
             return rc;
     }

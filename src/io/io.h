@@ -16,6 +16,8 @@
 
 #include "../task/task.h"
 
+#include <errno.h>
+
 #include <signal.h>
 
 /*
@@ -27,6 +29,22 @@
  */
 TULIP_PRIVATE int tulip__fd_wait(struct tulip_task *t, int fd, unsigned event,
                                  int64_t deadline_ns);
+
+/*
+ * After a system call on fd failed (errno set): 0 to try it again, now for
+ * EINTR, or once fd is ready for `event` for EAGAIN; otherwise the error
+ * (-errno, or what the wait returned: -ECANCELED, -ETIMEDOUT ...). Every
+ * non-blocking operation of a task retries through this.
+ */
+static inline int tulip__fd_retry(struct tulip_task *t, int fd, unsigned event,
+                                  int64_t deadline_ns)
+{
+    if (errno == EINTR)
+        return 0;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return -errno;
+    return tulip__fd_wait(t, fd, event, deadline_ns);
+}
 
 /* Set O_NONBLOCK on fd. Returns 0 or a negative errno. */
 TULIP_PRIVATE int tulip__fd_nonblock(int fd);

@@ -122,11 +122,9 @@ int tulip_accept_until(int lfd, struct sockaddr *addr, socklen_t *addrlen,
             break;
         /* a connection reset before it was accepted is not the
          * listener's error: take the next one */
-        if (errno == EINTR || errno == ECONNABORTED)
+        if (errno == ECONNABORTED)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        rc = tulip__fd_wait(t, lfd, TULIP_READ, deadline_ns);
+        rc = tulip__fd_retry(t, lfd, TULIP_READ, deadline_ns);
         if (rc)
             return rc;
     }
@@ -164,11 +162,7 @@ ssize_t tulip_recvfrom_until(int fd, void *buf, size_t n, int flags,
         r = recvfrom(fd, buf, n, flags | MSG_DONTWAIT, addr, addrlen);
         if (r >= 0)
             return r;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        rc = tulip__fd_wait(t, fd, TULIP_READ, deadline_ns);
+        rc = tulip__fd_retry(t, fd, TULIP_READ, deadline_ns);
         if (rc)
             return rc;
     }
@@ -217,11 +211,7 @@ static ssize_t send_in(int fd, const void *buf, size_t n, int flags,
                 break; /* a datagram goes whole or not at all */
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        rc = tulip__fd_wait(t, fd, TULIP_WRITE, deadline_ns);
+        rc = tulip__fd_retry(t, fd, TULIP_WRITE, deadline_ns);
         if (rc)
             return rc;
     } while (done < n);
