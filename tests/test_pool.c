@@ -12,7 +12,7 @@
  */
 /* ctest: labels=unit;net;backends timeout=180 */
 #define _GNU_SOURCE 1
-#include "task_fixture.h"
+#include "net_fixture.h"
 
 #include "io/io.h" /* white-box: tulip__pool_run holds a DNS thread */
 
@@ -457,16 +457,6 @@ static int blocker(void *arg)
 {
     (void)arg;
     return tulip_to_thread(blocking_job, NULL, NULL);
-}
-
-/* Generous limits, widened on slow machines (valgrind: the first lookup
- * loads the NSS modules) by $TULIP_TEST_TIMEOUT_MULTIPLIER. */
-static int64_t slow_ns(int64_t ns)
-{
-    const char *m = getenv("TULIP_TEST_TIMEOUT_MULTIPLIER");
-    long k = m ? atol(m) : 1;
-
-    return ns * (k > 1 ? k : 1);
 }
 
 static int release_blockers(void *arg)

@@ -12,7 +12,7 @@
  */
 /* ctest: labels=unit;net;backends timeout=180 */
 #define _GNU_SOURCE 1
-#include "task_fixture.h"
+#include "net_fixture.h"
 #include "tools.h"
 
 #include <fcntl.h>
@@ -21,32 +21,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-
-/* Timing tolerances, widened on slow machines (valgrind) by
- * $TULIP_TEST_TIMEOUT_MULTIPLIER (STYLE.md rule 32). */
-static int64_t slow_ns(int64_t ns)
-{
-    const char *m = getenv("TULIP_TEST_TIMEOUT_MULTIPLIER");
-    long k = m ? atol(m) : 1;
-
-    return ns * (k > 1 ? k : 1);
-}
-
-static void net_begin(void)
-{
-    struct tulip_loop_opts o = {0};
-
-    fx_begin();
-    cr_assert_eq(tulip_loop_close(loop), 0);
-    cr_assert_eq(tulip_loop_new(&loop, &o), 0);
-    cr_assert_eq(tulip_loop_set_error_handler(loop, fx_on_error, NULL), 0);
-}
-
-static void net_end(void)
-{
-    fx_end();
-    tulip_pool_shutdown();
-}
 
 static tulip_server *srv;
 static char port[16];

@@ -12,7 +12,7 @@
  */
 /* ctest: labels=unit;net;backends timeout=180 */
 #define _GNU_SOURCE 1
-#include "task_fixture.h"
+#include "net_fixture.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -26,37 +26,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* A loop on the real clock (I/O with the kernel), with the fixture's leak
- * checks. */
-static void net_begin(void)
-{
-    struct tulip_loop_opts o = {0};
-
-    fx_begin();
-    cr_assert_eq(tulip_loop_close(loop), 0);
-    cr_assert_eq(tulip_loop_new(&loop, &o), 0);
-    cr_assert_eq(tulip_loop_set_error_handler(loop, fx_on_error, NULL), 0);
-}
-
-static void net_end(void)
-{
-    fx_end();
-    tulip_pool_shutdown();
-}
-
 static void go(tulip_task_fn *fn, void *arg)
 {
     cr_assert_eq(tulip_spawn(NULL, loop, fn, arg), 0);
-}
-
-/* Generous limits, widened on slow machines by
- * $TULIP_TEST_TIMEOUT_MULTIPLIER. */
-static int64_t slow_ns(int64_t ns)
-{
-    const char *m = getenv("TULIP_TEST_TIMEOUT_MULTIPLIER");
-    long k = m ? atol(m) : 1;
-
-    return ns * (k > 1 ? k : 1);
 }
 
 static int lfd;        /* the test's listener */
