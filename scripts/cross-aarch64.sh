@@ -31,6 +31,10 @@ set -eu
 cd "$(dirname "$0")/.."
 B=${1:-build-aarch64}
 TESTS=${TULIP_AARCH64_TESTS:-'^(test_(gen|yield_from|stack|overflow)|example_)'}
+# example_subprocess runs host programs (/bin/echo, cat, sh) as children:
+# they inherit the LD_PRELOAD of the qemu exec shim (an aarch64 object), and
+# the host loader's warning about it lands in the output the test compares.
+EXCLUDE=${TULIP_AARCH64_EXCLUDE:-'^example_subprocess$'}
 CROSS=/usr/aarch64-linux-gnu
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -111,4 +115,4 @@ cmake --build "$B" -j"$JOBS" --target tulip_static $targets
 }
 echo "cross-aarch64: running under $QEMU: $TESTS"
 cd "$B"
-ctest --output-on-failure -j"$JOBS" -R "$TESTS" --no-tests=error
+ctest --output-on-failure -j"$JOBS" -R "$TESTS" -E "$EXCLUDE" --no-tests=error
