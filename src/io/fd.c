@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* A callback watcher of tulip_add_reader()/tulip_add_writer(). */
@@ -318,13 +319,13 @@ ssize_t tulip_read(int fd, void *buf, size_t n)
 }
 
 /*
- * write(2) to a pipe or another non-socket without SIGPIPE: block the signal
+ * writev(2) to a pipe or another non-socket without SIGPIPE: block the signal
  * in this thread around the write, and if the write raised it (EPIPE) while
  * none was pending before, take it back with a zero-timeout sigtimedwait.
  * Two extra syscalls per write; sockets use send(MSG_NOSIGNAL) instead. The
  * same trick as curl's sigpipe_ignore and OpenSSL's apps.
  */
-static ssize_t write_blocking_sigpipe(int fd, const void *buf, size_t n)
+ssize_t tulip__writev_nosigpipe(int fd, const struct iovec *iov, int n)
 {
     static const struct timespec zero = {0, 0};
     sigset_t pipe_set, old, pending;
@@ -337,7 +338,7 @@ static ssize_t write_blocking_sigpipe(int fd, const void *buf, size_t n)
     sigpending(&pending);
     was_pending = sigismember(&pending, SIGPIPE) == 1;
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    w = write(fd, buf, n);
+    w = writev(fd, iov, n);
     err = errno;
     if (w < 0 && err == EPIPE && !was_pending) {
         while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
@@ -363,7 +364,9 @@ static ssize_t write_nosig(struct fd_rec *r, int fd, const void *buf, size_t n)
         if (r)
             r->kind = KIND_OTHER;
     }
-    return write_blocking_sigpipe(fd, buf, n);
+    struct iovec iov = {(void *)(uintptr_t)buf, n};
+
+    return tulip__writev_nosigpipe(fd, &iov, 1);
 }
 
 ssize_t tulip_write_until(int fd, const void *buf, size_t n,

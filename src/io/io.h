@@ -46,6 +46,12 @@ static inline int tulip__fd_retry(struct tulip_task *t, int fd, unsigned event,
     return tulip__fd_wait(t, fd, event, deadline_ns);
 }
 
+/* writev(2) to a pipe or another non-socket without raising SIGPIPE: a
+ * closed reader is EPIPE (errno), as for sockets with MSG_NOSIGNAL. */
+struct iovec;
+TULIP_PRIVATE ssize_t tulip__writev_nosigpipe(int fd, const struct iovec *iov,
+                                              int n);
+
 /* Set O_NONBLOCK on fd. Returns 0 or a negative errno. */
 TULIP_PRIVATE int tulip__fd_nonblock(int fd);
 

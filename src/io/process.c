@@ -31,6 +31,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -429,30 +430,6 @@ static void comm_ready(struct tulip__io *io, unsigned revents)
     wake_all(&c->p->commq);
 }
 
-/* write(2) to a pipe without SIGPIPE (see fd.c's write_blocking_sigpipe). */
-static ssize_t write_nosigpipe(int fd, const void *buf, size_t n)
-{
-    static const struct timespec zero = {0, 0};
-    sigset_t pipe_set, old, pending;
-    bool was_pending;
-    ssize_t w;
-    int err;
-
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    w = write(fd, buf, n);
-    err = errno;
-    if (w < 0 && err == EPIPE && !was_pending)
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = err;
-    return w;
-}
-
 static void comm_close(tulip_process *p, int i)
 {
     tulip__loop_io_stop(p->loop, &p->cio[i].io);
@@ -477,7 +454,8 @@ static int comm_step(tulip_process *p, struct comm *c, int i)
     int rc;
 
     if (i == 0) {
-        n = write_nosigpipe(p->fds[0], c->in, c->in_left);
+        struct iovec iov = {(void *)(uintptr_t)c->in, c->in_left};
+        n = tulip__writev_nosigpipe(p->fds[0], &iov, 1);
         if (n < 0 && errno == EPIPE) { /* it closed stdin: not an error */
             comm_close(p, 0);
             return 1;

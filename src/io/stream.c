@@ -29,8 +29,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -114,35 +112,6 @@ static int wait_in(struct tulip_task *t, tulip_loop *loop,
     return rc ? rc : t->wake_code;
 }
 
-/*
- * writev(2) to a pipe or another non-socket without SIGPIPE: block the
- * signal around the write and take back a SIGPIPE it raised (fd.c does the
- * same for tulip_write()).
- */
-static ssize_t writev_nosigpipe(int fd, const struct iovec *iov, int n)
-{
-    static const struct timespec zero = {0, 0};
-    sigset_t pipe_set, old, pending;
-    bool was_pending;
-    ssize_t w;
-    int err;
-
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    sigpending(&pending);
-    was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    w = writev(fd, iov, n);
-    err = errno;
-    if (w < 0 && err == EPIPE && !was_pending) {
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = err;
-    return w;
-}
-
 /* Write iov without SIGPIPE: sendmsg(MSG_NOSIGNAL) on sockets. Returns the
  * bytes written or -errno (-EAGAIN when full). */
 static ssize_t out_iov(struct tulip_stream *s, struct iovec *iov, int n)
@@ -159,7 +128,7 @@ static ssize_t out_iov(struct tulip_stream *s, struct iovec *iov, int n)
             }
             s->kind = KIND_SOCKET;
         } else {
-            w = writev_nosigpipe(s->fd, iov, n);
+            w = tulip__writev_nosigpipe(s->fd, iov, n);
         }
         if (w >= 0)
             return w;
