@@ -52,7 +52,8 @@ TULIP_PRIVATE void tulip__ctx_switch(struct tulip__ctx *from,
  * cheaper than tulip__ctx_switch, and *from is marked dead where the
  * architecture allows (a null stack pointer: switching to it again faults
  * at once instead of resuming stale frames). *to gets its own
- * floating-point control state back.
+ * floating-point control state back: it must have run before (been left by
+ * tulip__ctx_switch), never a context fresh from tulip__ctx_make.
  *
  * It never returns, but is deliberately not declared _Noreturn: compilers
  * do not turn a call to a noreturn function into a tail jump, and reaching
@@ -68,7 +69,9 @@ TULIP_PRIVATE void tulip__ctx_jump(struct tulip__ctx *from,
  * 16 bytes). fn must never return: a finished coroutine switches away for
  * good. The first switch to the context enters fn by a jump, not a return,
  * so that the return-stack predictor stays in step. The new context starts with
- * the creating thread's floating-point control state.
+ * the floating-point control state of the context that first switches to it
+ * (x86_64: MXCSR and the x87 control word; the state is kept per context
+ * from then on).
  */
 TULIP_PRIVATE void tulip__ctx_make(struct tulip__ctx *ctx, void *stack_lo,
                                    size_t size, void (*fn)(void *), void *arg);
