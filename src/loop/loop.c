@@ -219,15 +219,17 @@ static int loop_poll(tulip_loop *loop, int64_t timeout_ns)
  * so they are indexed afresh each time; their counts cannot grow. */
 static void loop_run_batch(tulip_loop *loop)
 {
-    struct tulip__cb *cb = loop->ready_head;
+    struct tulip__cb *cb;
     unsigned n = 0;
+    /* The cursor lives in the loop: a task that suspends may take the next
+     * entry itself (tulip__loop_batch_next), or even start the next pass. */
+    loop->batch = loop->ready_head;
     loop->ready_head = NULL;
     loop->ready_tail = &loop->ready_head;
-    while (cb) {
-        struct tulip__cb *next = cb->next; /* cb->fn may queue cb again */
+    while ((cb = loop->batch) != NULL) {
+        loop->batch = cb->next; /* cb->fn may queue cb again */
+        loop->dispatched++;
         cb->fn(cb);
-        cb = next;
-        n++;
     }
     for (size_t i = 0; i < loop->pending_count; i++) {
         struct tulip__io *io = loop->pending[i];
@@ -236,8 +238,8 @@ static void loop_run_batch(tulip_loop *loop)
         loop->pending[i] = NULL;
         io->pending_index = (size_t)-1;
         TULIP__HOOK(io, loop, io->fd, io->revents);
-        io->fn(io, io->revents);
         n++;
+        io->fn(io, io->revents);
     }
     loop->pending_count = 0;
     for (size_t i = 0; i < loop->due_count; i++) {
@@ -255,6 +257,44 @@ static void loop_run_batch(tulip_loop *loop)
     }
     loop->due_count = 0;
     loop->dispatched += n;
+}
+
+/* Whether the boundary between the running pass and the next would do
+ * nothing but start the next batch, given that entries are ready: the
+ * phases of loop_pass below, and loop_run's reasons to stop after a pass. */
+static bool loop_boundary_idle(tulip_loop *loop)
+{
+    if (loop->stopping || loop->run_once)
+        return false;
+    if (loop->io_fds && loop->dispatched >= TULIP__LOOP_POLL_BUDGET)
+        return false; /* phase 2 would poll */
+    if (atomic_load_explicit(&loop->async_pending, memory_order_relaxed))
+        return false; /* phase 3 would take entries */
+    if (loop->heap_size &&
+        loop->heap[3].deadline_ns <= tulip__loop_now(loop))
+        return false; /* phase 5 would move a due timer */
+    return true;
+}
+
+struct tulip__cb *tulip__loop_batch_next(tulip_loop *loop)
+{
+    if (loop->batch)
+        return loop->batch;
+    /* The pass's watchers and timers still to run come first. */
+    if (!loop->ready_head || loop->pending_count || loop->due_count ||
+        !loop_boundary_idle(loop))
+        return NULL;
+    TULIP__HOOK(pass, loop, loop->ready_head, 0);
+    loop->batch = loop->ready_head;
+    loop->ready_head = NULL;
+    loop->ready_tail = &loop->ready_head;
+    return loop->batch;
+}
+
+void tulip__loop_batch_take(tulip_loop *loop, struct tulip__cb *cb)
+{
+    loop->batch = cb->next;
+    loop->dispatched++;
 }
 
 /*
@@ -301,6 +341,7 @@ static int loop_run(tulip_loop *loop, enum loop_mode mode)
     if (loop->running || tulip__loop_running)
         return -EBUSY;
     loop->running = true;
+    loop->run_once = mode == LOOP_ONCE;
     tulip__loop_running = loop;
     int rc = 0;
     for (;;) {

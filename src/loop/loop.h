@@ -38,6 +38,24 @@ TULIP_PRIVATE void tulip__loop_ready_push(tulip_loop *loop,
                                           struct tulip__cb *cb);
 
 /*
+ * Direct hand-off between task steps (task.c): the entry the running pass
+ * runs next, so that a task that suspends can switch straight to the next
+ * task instead of through the loop. When the pass has nothing left and the
+ * boundary to the next one would do nothing (no I/O poll due, nothing from
+ * other threads, no timer due, not stopping, not a single-pass run), the
+ * next pass starts here, inline, exactly as loop_pass would start it.
+ * Returns NULL when the entry must wait for the loop. An entry returned is
+ * either run by the loop as usual or, after tulip__loop_batch_take(), by
+ * the caller.
+ */
+TULIP_PRIVATE struct tulip__cb *tulip__loop_batch_next(tulip_loop *loop);
+
+/* Take cb, which tulip__loop_batch_next() just returned, off the pass: the
+ * caller runs it. */
+TULIP_PRIVATE void tulip__loop_batch_take(tulip_loop *loop,
+                                          struct tulip__cb *cb);
+
+/*
  * Detach every entry of the ready queue and return the first (linked
  * through next), leaving the queue empty. For close hooks: an upper layer
  * frees or forgets its own entries and pushes the others back with

@@ -74,8 +74,11 @@ struct tulip_loop {
     /* ready queue: FIFO, singly linked through tulip__cb.next */
     struct tulip__cb *ready_head;  /* first entry, or NULL */
     struct tulip__cb **ready_tail; /* where the next entry is linked */
+    struct tulip__cb *batch;       /* the running pass's entries not yet
+                                      run (its batch, from ready_head) */
     unsigned dispatched;           /* entries run since the last poll */
     bool running;                  /* inside tulip_loop_run*() */
+    bool run_once;                 /* inside tulip_loop_run_once() */
     bool stopping;                 /* tulip_loop_stop() was called */
     bool virtual_clock;            /* time is virtual_now */
 

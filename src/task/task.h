@@ -146,6 +146,8 @@ struct tulip_task {
     unsigned char wake;          /* TULIP__WAKE_* of the last wait */
     unsigned char cancelled;     /* cancel requested (level) */
     unsigned char retrieved;     /* result read by someone */
+    unsigned char batched;       /* the current step was started by the
+                                    loop's pass, not by an eager spawn */
 };
 
 /* A sleeping task costs one stack page plus this object: keep it within a
