@@ -108,7 +108,14 @@ TULIP_PRIVATE void tulip__coro_set_name(struct tulip__coro *co,
 /* Set the running generator of this thread (the one tulip_yield() acts on)
  * and return the previous one. A task that suspends inside a generator body
  * keeps its generator and restores it when it resumes. */
-TULIP_PRIVATE tulip_gen *tulip__gen_swap_current(tulip_gen *g);
+TULIP_PRIVATE extern TULIP_TLS tulip_gen *tulip__gen_cur;
+static inline tulip_gen *tulip__gen_swap_current(tulip_gen *g)
+{
+    tulip_gen *old = tulip__gen_cur;
+
+    tulip__gen_cur = g;
+    return old;
+}
 
 /* Hooks of the layer above, set once (asyncio's asyncgen hooks): firstiter
  * runs at a generator's first resume, finalize when a generator whose

@@ -50,15 +50,9 @@ void **tulip__gen_hook_data(tulip_gen *g)
     return &g->hook_data;
 }
 
-static TULIP_TLS tulip_gen *cur_gen; /* body running on this thread */
-
-tulip_gen *tulip__gen_swap_current(tulip_gen *g)
-{
-    tulip_gen *old = cur_gen;
-
-    cur_gen = g;
-    return old;
-}
+/* The generator whose body runs on this thread (coro.h swaps it inline). */
+TULIP_TLS tulip_gen *tulip__gen_cur;
+#define cur_gen tulip__gen_cur
 static TULIP_TLS tulip_gen *cache; /* freed objects for reuse */
 static TULIP_TLS unsigned cache_len;
 

@@ -92,9 +92,15 @@ TULIP_PRIVATE int tulip__loop_timer_start(tulip_loop *loop,
 
 /* Disarm t, also if it is due but its fn has not run yet: fn will not run
  * and the loop holds no reference to t afterwards. O(log n); a no-op if t
- * is not armed. */
-TULIP_PRIVATE void tulip__loop_timer_stop(tulip_loop *loop,
-                                          struct tulip__timer *t);
+ * is not armed, answered inline (most waits end with no timer armed). */
+TULIP_PRIVATE void tulip__loop_timer_disarm(tulip_loop *loop,
+                                            struct tulip__timer *t);
+static inline void tulip__loop_timer_stop(tulip_loop *lp,
+                                          struct tulip__timer *t)
+{
+    if (t->heap_index != (size_t)-1)
+        tulip__loop_timer_disarm(lp, t);
+}
 
 /* Whether t is armed (in the heap, or due and waiting for its turn). */
 TULIP_PRIVATE bool tulip__timer_armed(const struct tulip__timer *t);

@@ -178,7 +178,7 @@ int tulip__loop_timer_start(tulip_loop *loop, struct tulip__timer *t,
     return 0;
 }
 
-void tulip__loop_timer_stop(tulip_loop *loop, struct tulip__timer *t)
+void tulip__loop_timer_disarm(tulip_loop *loop, struct tulip__timer *t)
 {
     size_t i = t->heap_index;
     if (i == TULIP__TIMER_IDLE)

@@ -16,36 +16,6 @@
 
 #include <errno.h>
 
-void tulip__waitq_push(struct tulip__waitq *q, struct tulip__waiter *w)
-{
-    w->next = NULL;
-    w->prev = q->tail;
-    w->queue = q;
-    if (q->tail)
-        q->tail->next = w;
-    else
-        q->head = w;
-    q->tail = w;
-}
-
-void tulip__waitq_remove(struct tulip__waiter *w)
-{
-    struct tulip__waitq *q = w->queue;
-
-    if (!q)
-        return;
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        q->head = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
-    else
-        q->tail = w->prev;
-    w->prev = w->next = NULL;
-    w->queue = NULL;
-}
-
 struct tulip__donecb {
     struct tulip__cb cb;               /* scheduled when done */
     struct tulip__donecb *next;        /* in the pending list */

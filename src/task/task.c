@@ -27,7 +27,8 @@
 
 #define TASK_CACHE_MAX 256u
 
-static TULIP_TLS struct tulip_task *cur_task;
+TULIP_TLS struct tulip_task *tulip__task_cur;
+#define cur_task tulip__task_cur
 
 struct tasks_state {
     struct tulip__tasks pub;  /* what other files of the layer see */
@@ -51,14 +52,6 @@ struct tulip__tasks *tulip__tasks_of(tulip_loop *loop)
     *slot = ts;
     tulip__loop_set_close_hook(loop, tasks_close_hook);
     return &ts->pub;
-}
-
-struct tulip_task *tulip__task_running(void)
-{
-    /* Whatever runs during a task's step runs for the task: its own body,
-     * or the body of a generator it drives, which may then suspend the
-     * task (an async generator). */
-    return cur_task;
 }
 
 tulip_task *tulip_task_current(void)
@@ -292,20 +285,12 @@ void tulip__task_wake_waiter(struct tulip__waiter *w, void *value, int code)
     tulip__task_wake(t, TULIP__WAKE_OBJECT);
 }
 
-int tulip__task_check(struct tulip_task *t)
-{
-    /* Every suspending call starts here, so the common case (no scope
-     * entered) is answered without the walk in scope.c: with no scopes,
-     * only the task's own cancellation applies. */
-    if (tulip__likely(t->scopes == NULL))
-        return t->cancelled ? -ECANCELED : 0;
-    return tulip__scope_check(t);
-}
-
 int tulip__task_suspend(struct tulip_task *t, int64_t deadline_ns)
 {
-    int shield_depth;
-    int64_t d = tulip__scope_deadline(t, &shield_depth);
+    int shield_depth = 0;
+    int64_t d = tulip__likely(t->scopes == NULL)
+                    ? TULIP_FOREVER
+                    : tulip__scope_deadline(t, &shield_depth);
     int rc;
 
     if (deadline_ns < d)

@@ -40,9 +40,37 @@ struct tulip__waitq {
     struct tulip__waiter *tail;
 };
 
-TULIP_PRIVATE void tulip__waitq_push(struct tulip__waitq *q,
-                                     struct tulip__waiter *w);
-TULIP_PRIVATE void tulip__waitq_remove(struct tulip__waiter *w);
+/* Inline, as every wait and wake goes through them. */
+static inline void tulip__waitq_push(struct tulip__waitq *q,
+                                     struct tulip__waiter *w)
+{
+    w->next = NULL;
+    w->prev = q->tail;
+    w->queue = q;
+    if (q->tail)
+        q->tail->next = w;
+    else
+        q->head = w;
+    q->tail = w;
+}
+
+static inline void tulip__waitq_remove(struct tulip__waiter *w)
+{
+    struct tulip__waitq *q = w->queue;
+
+    if (!q)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        q->tail = w->prev;
+    w->prev = w->next = NULL;
+    w->queue = NULL;
+}
 static inline int tulip__waitq_empty(const struct tulip__waitq *q)
 {
     return q->head == NULL;
@@ -174,8 +202,29 @@ TULIP_PRIVATE void tulip__agen_init(void);
 TULIP_PRIVATE void tulip__agen_close_loop(struct tulip__tasks *ts);
 
 TULIP_PRIVATE struct tulip__tasks *tulip__tasks_of(tulip_loop *loop);
-TULIP_PRIVATE struct tulip_task *tulip__task_running(void);
-TULIP_PRIVATE int tulip__task_check(struct tulip_task *t);
+/* The task whose step is running on this thread (task.c), read inline:
+ * every suspending call asks. */
+TULIP_PRIVATE extern TULIP_TLS struct tulip_task *tulip__task_cur;
+
+static inline struct tulip_task *tulip__task_running(void)
+{
+    /* Whatever runs during a task's step runs for the task: its own body,
+     * or the body of a generator it drives, which may then suspend the
+     * task (an async generator). */
+    return tulip__task_cur;
+}
+
+TULIP_PRIVATE int tulip__scope_check(struct tulip_task *t);
+
+/* What a suspending call of t returns before it waits: -ECANCELED,
+ * -ETIMEDOUT or 0. Every suspending call starts here, so the common case
+ * (no scope entered) is answered inline, without the walk in scope.c. */
+static inline int tulip__task_check(struct tulip_task *t)
+{
+    if (tulip__likely(t->scopes == NULL))
+        return t->cancelled ? -ECANCELED : 0;
+    return tulip__scope_check(t);
+}
 TULIP_PRIVATE int tulip__task_suspend(struct tulip_task *t,
                                       int64_t deadline_ns);
 TULIP_PRIVATE void tulip__task_wake(struct tulip_task *t, int why);
@@ -185,7 +234,6 @@ TULIP_PRIVATE int64_t tulip__scope_deadline(struct tulip_task *t,
                                             int *shield_depth);
 /* What a suspending call of t would return now: 0, -ECANCELED or
  * -ETIMEDOUT (tulip__scope_check), or the same from scope `from` outwards. */
-TULIP_PRIVATE int tulip__scope_check(struct tulip_task *t);
 TULIP_PRIVATE int tulip__scope_check_from(struct tulip_task *t,
                                           struct tulip_scope *from);
 
