@@ -270,8 +270,7 @@ static bool loop_boundary_idle(tulip_loop *loop)
         return false; /* phase 2 would poll */
     if (atomic_load_explicit(&loop->async_pending, memory_order_relaxed))
         return false; /* phase 3 would take entries */
-    if (loop->heap_size &&
-        loop->heap[3].deadline_ns <= tulip__loop_now(loop))
+    if (loop->heap_size && loop->heap[3].deadline_ns <= tulip__loop_now(loop))
         return false; /* phase 5 would move a due timer */
     return true;
 }
