@@ -188,6 +188,24 @@ struct tulip_stack_stats {
 };
 
 /**
+ * @brief Set how long free stacks beyond the warm ones stay committed before
+ * their memory goes back to the kernel (all threads).
+ *
+ * After a burst of coroutines, the most recent free stacks of each size
+ * (64) stay committed for reuse; the others are given back with
+ * MADV_FREE once unused for between one and two decay times, or as soon as
+ * the thread's loop has nothing to run and waits, whichever comes first.
+ * Bursts that follow each other closely reuse the committed stacks without
+ * page faults or TLB shootdowns. tulip_stack_trim() gives everything back
+ * at once.
+ * @param ns The decay time in ns; 0 gives stacks back at once, in batches of
+ * 64. Default: 1 s.
+ * @return 0 on success.
+ * @return -EINVAL if ns is negative.
+ */
+TULIP_EXTERN int tulip_stack_set_decay(int64_t ns);
+
+/**
  * @brief Read the calling thread's stack-pool counters.
  * @param[out] st Filled in.
  */

@@ -13,6 +13,8 @@
  *                             customary single page to catch big frames)
  *   TULIP_STACK_CACHE         free stacks kept committed per size class
  *                             before the rest go back to the kernel (64)
+ *   TULIP_STACK_DECAY_DEFAULT how long the rest stay committed, unused,
+ *                             before they go back (1 s; 0: at once)
  *   TULIP_OBJ_CACHE           finished generator objects kept, with their
  *                             stacks, for reuse per thread (64)
  *   TULIP_STRESS              stress build: minimum stack, no caches
@@ -35,10 +37,12 @@
 #if TULIP_STRESS
 #define TULIP_STACK_SIZE_DEFAULT ((size_t)64 * 1024)
 #define TULIP_STACK_CACHE 1u
+#define TULIP_STACK_DECAY_DEFAULT 0
 #define TULIP_OBJ_CACHE 0u
 #else
 #define TULIP_STACK_SIZE_DEFAULT ((size_t)256 * 1024)
 #define TULIP_STACK_CACHE 64u
+#define TULIP_STACK_DECAY_DEFAULT ((int64_t)1000000000)
 #define TULIP_OBJ_CACHE 64u
 #endif
 

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tools.h"
@@ -103,6 +104,7 @@ Test(pool, in_use_counts_live_stacks)
 
 #define POOL_N 200
 
+/* With a decay time of 0, stacks beyond the warm ones go back at once. */
 Test(pool, freed_stacks_are_cached_then_released)
 {
     tulip_gen *g[POOL_N];
@@ -110,6 +112,7 @@ Test(pool, freed_stacks_are_cached_then_released)
     size_t reserved;
     int i;
 
+    cr_assert_eq(tulip_stack_set_decay(0), 0);
     for (i = 0; i < POOL_N; i++)
         cr_assert_eq(tulip_gen_new(&g[i], yield_once, NULL), 0);
     reserved = stats().reserved;
@@ -128,6 +131,70 @@ Test(pool, freed_stacks_are_cached_then_released)
     cr_assert_eq(st.cached + st.released, 0);
     for (i = 0; i < POOL_N; i++)
         tulip_gen_free(g[i]);
+    cr_assert_eq(tulip_stack_set_decay(TULIP_SEC), 0);
+    assert_no_stacks();
+}
+
+static void make_and_free(int n)
+{
+    tulip_gen *g[POOL_N];
+
+    cr_assert_leq(n, POOL_N);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(tulip_gen_new(&g[i], yield_once, NULL), 0);
+    for (int i = 0; i < n; i++)
+        tulip_gen_free(g[i]);
+}
+
+/* Stacks beyond the warm 64 stay committed for the decay time: one that
+ * went cold in a generation older than the decay time goes back at the
+ * next check (every 64 stacks going cold), the newer ones stay. */
+Test(pool, cold_stacks_go_back_after_the_decay_time)
+{
+    struct tulip_stack_stats st;
+
+    tulip_stack_trim();
+    cr_assert_eq(tulip_stack_set_decay(10 * TULIP_MSEC), 0);
+    make_and_free(192); /* 64 warm, 128 cold in one generation */
+    st = stats();
+    cr_assert_eq(st.cached, 192, "cold but not given back yet");
+    cr_assert_eq(st.released, 0);
+    /* Wait well past the decay time (the coarse clock ticks every few
+     * ms), then let 64 more go cold: the first generation goes back. */
+    struct timespec nap_50ms = {0, 50 * 1000 * 1000};
+    nanosleep(&nap_50ms, NULL);
+    make_and_free(128); /* reuses 64 warm and the 64 newest cold */
+    st = stats();
+    cr_assert_eq(st.released, 64, "released %zu", st.released);
+    cr_assert_eq(st.cached, 128);
+    cr_assert_eq(tulip_stack_set_decay(-1), -EINVAL);
+    cr_assert_eq(tulip_stack_set_decay(TULIP_SEC), 0);
+    tulip_stack_trim();
+    assert_no_stacks();
+}
+
+static int nap(void *arg)
+{
+    (void)arg;
+    return tulip_sleep(TULIP_MSEC);
+}
+
+/* A loop with nothing to run gives the cold stacks back before it waits,
+ * however long the decay time. */
+Test(pool, idle_loop_gives_cold_stacks_back)
+{
+    struct tulip_stack_stats st;
+    int result = -1;
+
+    tulip_stack_trim();
+    make_and_free(192);
+    cr_assert_eq(stats().released, 0);
+    cr_assert_eq(tulip_run(nap, NULL, &result, NULL), 0);
+    cr_assert_eq(result, 0);
+    st = stats();
+    cr_assert_eq(st.released, 128, "released %zu", st.released);
+    cr_assert_leq(st.cached, 64);
+    tulip_stack_trim();
     assert_no_stacks();
 }
 

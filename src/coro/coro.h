@@ -30,6 +30,11 @@ TULIP_PRIVATE int tulip__stack_get(size_t size, struct tulip__stack *st);
 /* Give a stack back to the calling thread's pool. */
 TULIP_PRIVATE void tulip__stack_put(struct tulip__stack *st);
 
+/* The calling thread has nothing to run and is about to wait (the loop's
+ * poll): give back the free stacks beyond the warm ones now rather than
+ * after the decay time. */
+TULIP_PRIVATE void tulip__stack_idle(void);
+
 /* ---- coroutines (coro.c) ------------------------------------------------- */
 
 #define TULIP_CORO_NAME_MAX 32

@@ -19,10 +19,12 @@
  *
  * Freed stacks go to a per-thread, per-size pool: the most recent
  * TULIP_STACK_CACHE stay committed ("warm", reused without a page fault);
- * older ones go cold, their pages given back in batches with MADV_FREE
- * (the guard survives it; see make_cold) and are reused after the warm
- * ones. tulip_stack_trim() gives everything back at once. Stacks belong to
- * the thread whose pool they came from.
+ * older ones go cold, and their pages are given back with MADV_FREE (the
+ * guard survives it; see make_cold) once they have stayed unused for the
+ * decay time (tulip_stack_set_decay, 1 s by default), or when the thread's
+ * loop has nothing to run and waits; they are reused after the warm ones.
+ * tulip_stack_trim() gives everything back at once. Stacks belong to the
+ * thread whose pool they came from.
  */
 #include "../prefix.h"
 #include "coro.h"
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #if TULIP_HAVE_ASAN
@@ -61,6 +64,8 @@ struct stack_class {
     size_t cold_len;
     size_t cold_cap;
     size_t cooling;    /* entries at the end of cold not yet advised */
+    size_t gen_mark;   /* cold[gen_mark..] went cold after gen_start */
+    int64_t gen_start; /* when the current generation began (coarse) */
     char *slab_next;   /* next uncarved slot of the newest slab */
     size_t slab_left;  /* slots left in it */
     size_t slab_slots; /* slots of the next slab */
@@ -83,6 +88,7 @@ struct stack_pool {
 };
 
 static _Atomic size_t default_size = TULIP_STACK_SIZE_DEFAULT;
+static _Atomic int64_t decay_ns = TULIP_STACK_DECAY_DEFAULT;
 static _Atomic int guard_kind = GUARD_UNKNOWN;
 static size_t page_size;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
@@ -265,9 +271,11 @@ static __attribute__((noinline)) int stack_get_slow(size_t size,
         c->warm_len--;
         lo = c->warm[(c->warm_head + c->warm_len) % WARM_CAP];
     } else if (c->cold_len) {
-        lo = c->cold[--c->cold_len];
-        if (c->cooling > c->cold_len)
-            c->cooling = c->cold_len;
+        lo = c->cold[--c->cold_len]; /* the newest: maybe still committed */
+        if (c->cooling)
+            c->cooling--;
+        if (c->gen_mark > c->cold_len)
+            c->gen_mark = c->cold_len;
     } else {
         rc = carve(sp, c, &lo);
         if (rc)
@@ -287,17 +295,18 @@ static int addr_cmp(const void *a, const void *b)
 }
 
 /*
- * Give back the pages of the cold stacks [from, cold_len) with `advice`.
+ * Give back the pages of the cold stacks [from, to) with `advice`.
  * Slots of a slab are adjacent, so the stacks are sorted and runs of
  * neighbours (with the guards between them, which both advices keep) go in
  * one call: freeing a burst of a million tasks costs a few thousand
  * syscalls, not a million.
  */
-static void advise_cold(struct stack_class *c, size_t from, int advice)
+static void advise_cold(struct stack_class *c, size_t from, size_t to,
+                        int advice)
 {
     size_t stride = TULIP_STACK_GUARD + c->size;
     char **v = c->cold + from;
-    size_t n = c->cold_len - from, i = 0, j;
+    size_t n = to - from, i = 0, j;
     /* mprotect guards split the mapping: advise those stacks one by one. */
     int merge = atomic_load_explicit(&guard_kind, memory_order_relaxed) ==
                 GUARD_MADVISE;
@@ -312,14 +321,57 @@ static void advise_cold(struct stack_class *c, size_t from, int advice)
     }
 }
 
+static int64_t coarse_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Give back the cooling stacks that went cold in an earlier generation
+ * (all of them if `all`), with MADV_FREE. Generations last the decay time,
+ * so a stack is given back between one and two decay times after it went
+ * cold, unless it is reused first (cold stacks are reused newest first).
+ * Giving back a burst's stacks at once cost half the time of spawning and
+ * finishing a million tasks in a row (bench_task spawn_await: the syscalls,
+ * and the TLB misses when the stacks were reused a moment later), which is
+ * why the pages wait: jemalloc's dirty-page decay, with generations
+ * instead of a curve.
+ */
+static void cool_decay(struct stack_class *c, bool all)
+{
+    size_t first = c->cold_len - c->cooling;
+    int64_t d = atomic_load_explicit(&decay_ns, memory_order_relaxed), now;
+
+    if (!c->cooling)
+        return;
+    if (all || d == 0) {
+        advise_cold(c, first, c->cold_len, MADV_FREE);
+        c->cooling = 0;
+        c->gen_mark = c->cold_len;
+        return;
+    }
+    now = coarse_now_ns();
+    if (now - c->gen_start < d)
+        return;
+    if (c->gen_mark > first) {
+        advise_cold(c, first, c->gen_mark, MADV_FREE);
+        c->cooling = c->cold_len - c->gen_mark;
+    }
+    c->gen_mark = c->cold_len;
+    c->gen_start = now;
+}
+
 /*
  * A stack leaves the warm ring: it joins the cold ones still committed
- * ("cooling"), and once TULIP_STACK_CACHE of them have gathered, their
- * pages are given back with MADV_FREE, in one batch. MADV_FREE lets the
- * kernel take the pages when it needs memory; until then reusing the stack
- * costs no page fault (about 1.3 us each on this kind of VM), which is what
- * a burst of a million short tasks needs. tulip_stack_trim() gives pages
- * back at once instead (MADV_DONTNEED).
+ * ("cooling"), given back by cool_decay (checked every TULIP_STACK_CACHE
+ * stacks, so that the clock is read rarely). MADV_FREE lets the kernel take
+ * the pages when it needs memory; until then reusing the stack costs no
+ * page fault (about 1.3 us each on this kind of VM), which is what a burst
+ * of a million short tasks needs. tulip_stack_trim() gives pages back at
+ * once instead (MADV_DONTNEED).
  */
 static void make_cold(struct stack_class *c, char *lo)
 {
@@ -333,10 +385,19 @@ static void make_cold(struct stack_class *c, char *lo)
         c->cold_cap = cap;
     }
     c->cold[c->cold_len++] = lo;
-    if (++c->cooling >= (TULIP_STACK_CACHE ? TULIP_STACK_CACHE : 1)) {
-        advise_cold(c, c->cold_len - c->cooling, MADV_FREE);
-        c->cooling = 0;
-    }
+    if (++c->cooling % (TULIP_STACK_CACHE ? TULIP_STACK_CACHE : 1) == 0)
+        cool_decay(c, false);
+}
+
+void tulip__stack_idle(void)
+{
+    struct stack_pool *sp = pool;
+    size_t i;
+
+    if (!sp)
+        return;
+    for (i = 0; i < sp->ncls; i++)
+        cool_decay(&sp->cls[i], true);
 }
 
 /* Everything but the fast path of tulip__stack_put(). */
@@ -466,7 +527,16 @@ void tulip_stack_trim(void)
         }
         /* Every cold stack's pages go now, at once: MADV_FREE left them to
          * the kernel's convenience. */
-        advise_cold(c, 0, MADV_DONTNEED);
+        advise_cold(c, 0, c->cold_len, MADV_DONTNEED);
         c->cooling = 0;
+        c->gen_mark = c->cold_len;
     }
+}
+
+int tulip_stack_set_decay(int64_t ns)
+{
+    if (ns < 0)
+        return -EINVAL;
+    atomic_store(&decay_ns, ns);
+    return 0;
 }

@@ -13,6 +13,7 @@
 #include "../prefix.h"
 #include "loop_int.h"
 #include "../hooks.h"
+#include "../coro/coro.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -194,6 +195,8 @@ static int loop_poll(tulip_loop *loop, int64_t timeout_ns)
             return 0;
     }
     loop->dispatched = 0;
+    if (timeout_ns != 0)
+        tulip__stack_idle(); /* nothing to run: a good time to give back */
     int n = tulip__backend_poll(&loop->backend, timeout_ns, loop->events,
                                 TULIP__LOOP_EVENTS);
     if (tulip__unlikely(n < 0)) {
