@@ -295,6 +295,24 @@ grep -qi "too many open files" "$dir/fd.err" && ok "EMFILE was reported" ||
 kill -TERM "$spid"
 finish "SIGTERM with few descriptors"
 
+# --- invalid addresses and ports: errors, not crashes ----------------------
+for a in "--port 70000" "--port abc" "--port -5" "--idle 0"; do
+    # shellcheck disable=SC2086
+    if "$server" $a >/dev/null 2>"$dir/inv.err"; then
+        bad "http_server $a started"
+    else
+        st=$?
+        [ $st -le 2 ] && ok "http_server $a: exit status $st, $(head -1 "$dir/inv.err")" ||
+            bad "http_server $a: exit status $st"
+    fi
+done
+"$fetch" --timeout 2000 http://127.0.0.1:99999/ http://127.0.0.1:-1/x \
+    "http://127.0.0.1:/x" "http://" "http://127.0.0.1:0/" >"$dir/inv.out" 2>&1 ||
+    bad "fetch of invalid URLs: exit status $?"
+[ "$(tail -1 "$dir/inv.out")" = "5 URLs: 0 answered (0 of them 200), 0 timed out, 5 failed" ] &&
+    ok "fetch: 5 invalid URLs or ports, each an error" ||
+    bad "fetch of invalid URLs: $(cat "$dir/inv.out")"
+
 # --- SIGINT (tulip_run's Ctrl-C) and --conns stop gracefully too ------------
 start sigint env --default-signal=INT "$server" --port 0
 curl -s "http://127.0.0.1:$port/" >/dev/null
