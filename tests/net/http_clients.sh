@@ -144,7 +144,7 @@ big=$(head -c 6000 /dev/zero | tr '\0' a)
 [ "$(code -H "X-Big: $big" "$url/")" = 431 ] &&
     ok "431 for a 6 KB header (--max-header 4096)" || bad 431
 [ "$(code "$url/stream?bytes=x")" = 400 ] && ok "400 for a bad query" || bad "400 query"
-raw() { printf "$1" | socat -t 3 - "TCP:127.0.0.1:$port" | head -1 | tr -d '\r'; }
+raw() { printf "$1" | socat -t 3 - "TCP:127.0.0.1:$port" 2>/dev/null | head -1 | tr -d '\r'; }
 for c in 'GET / HTTP/1.1\r\nBad Header: x\r\n\r\n|HTTP/1.1 400 Bad Request' \
     'GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n|HTTP/1.1 400 Bad Request' \
     'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n|HTTP/1.1 400 Bad Request' \
@@ -213,9 +213,9 @@ done
 # --- examples/fetch: concurrent fetches, per-request timeouts ---------------
 # The CRC-32s are zlib's of the bodies the server sends (the stream pattern,
 # "hello, world\n" ...): python3 -c 'import zlib; print(hex(zlib.crc32(b)))'.
-"$fetch" --concurrency 8 --timeout 500 \
+"$fetch" --concurrency 8 --timeout 1500 \
     "$url/" "$url/stream?bytes=1000000" "$url/stream?bytes=300000&chunked=1" \
-    "$url/delay?ms=50" "$url/delay?ms=2000" "$url/nope" "$url/delay?ms=3000" \
+    "$url/delay?ms=50" "$url/delay?ms=4000" "$url/nope" "$url/delay?ms=5000" \
     "$url/stream?bytes=26" "$url/echo" "http://127.0.0.1:1/" "ftp://x" \
     >"$dir/fetch.out" 2>&1 || bad "fetch exit status $?"
 cat >"$dir/fetch.want" <<'EOF'
@@ -223,9 +223,9 @@ GET /                                  200       13 bytes  crc f4247453
 GET /stream?bytes=1000000              200  1000000 bytes  crc dc1eefff
 GET /stream?bytes=300000&chunked=1     200   300000 bytes  crc 5287500b
 GET /delay?ms=50                       200       12 bytes  crc a369217d
-GET /delay?ms=2000                     timeout after 500 ms
+GET /delay?ms=4000                     timeout after 1500 ms
 GET /nope                              404       10 bytes  crc 72fa49d4
-GET /delay?ms=3000                     timeout after 500 ms
+GET /delay?ms=5000                     timeout after 1500 ms
 GET /stream?bytes=26                   200       26 bytes  crc 1c222181
 GET /echo                              405        4 bytes  crc 38827ed2
 GET /                                  Connection refused
@@ -233,7 +233,7 @@ GET ftp://x                            not an http:// URL
 11 URLs: 7 answered (5 of them 200), 2 timed out, 2 failed
 EOF
 if cmp -s "$dir/fetch.out" "$dir/fetch.want"; then
-    ok "fetch: 11 URLs, 8 at a time, 500 ms each: the expected report"
+    ok "fetch: 11 URLs, 8 at a time, 1.5 s each: the expected report"
 else
     bad "fetch output:"
     diff "$dir/fetch.want" "$dir/fetch.out" >&2 || true
