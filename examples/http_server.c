@@ -123,9 +123,15 @@ static bool keep_alive(const struct conn *c)
     return c->req.keep_alive && !c->sv->stopping;
 }
 
-/* The response head; length < 0 means chunked. */
-static int send_head(struct conn *c, int status, int64_t length,
-                     const char *extra)
+static bool is_head(const struct conn *c)
+{
+    return http_eq_nocase(c->req.method, c->req.method_len, "HEAD");
+}
+
+/* Write a response head, and the body if there is one (with a single
+ * writev: one system call for a small answer); length < 0 means chunked. */
+static int send_response(struct conn *c, int status, int64_t length,
+                         const char *extra, const char *body)
 {
     char h[512];
     int n;
@@ -133,6 +139,8 @@ static int send_head(struct conn *c, int status, int64_t length,
                        : c->req.minor == 0 ? "Connection: keep-alive\r\n"
                                            : "";
     char len[64];
+    struct iovec iov[2];
+    int rc;
 
     if (length >= 0)
         snprintf(len, sizeof(len), "Content-Length: %lld\r\n",
@@ -142,23 +150,25 @@ static int send_head(struct conn *c, int status, int64_t length,
     n = snprintf(h, sizeof(h),
                  "HTTP/1.1 %d %s\r\nServer: tulip-http\r\n%s%s%s\r\n", status,
                  reason(status), len, conn, extra ? extra : "");
-    return send_all(c, h, (size_t)n);
+    iov[0].iov_base = h;
+    iov[0].iov_len = (size_t)n;
+    iov[1].iov_base = (void *)body;
+    iov[1].iov_len = body && !is_head(c) ? (size_t)length : 0;
+    rc = tulip_stream_writev(c->s, iov, 2);
+    return rc ? rc : tulip_stream_drain_until(c->s, deadline(c));
 }
 
-static bool is_head(const struct conn *c)
+static int send_head(struct conn *c, int status, int64_t length,
+                     const char *extra)
 {
-    return http_eq_nocase(c->req.method, c->req.method_len, "HEAD");
+    return send_response(c, status, length, extra, NULL);
 }
 
 /* A whole small response. */
 static int respond(struct conn *c, int status, const char *extra,
                    const char *body)
 {
-    size_t n = strlen(body);
-    int rc = send_head(c, status, (int64_t)n, extra);
-    if (rc == 0 && !is_head(c))
-        rc = send_all(c, body, n);
-    return rc;
+    return send_response(c, status, (int64_t)strlen(body), extra, body);
 }
 
 /* Answer an error and close: half-close, then read and drop what the
