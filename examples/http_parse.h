@@ -8,8 +8,9 @@
  * empty line: everything up to the first CRLF CRLF. The parser is strict
  * where leniency is how requests get smuggled (RFC 9112): lines end in
  * CRLF, no whitespace before a header's colon, no obs-fold continuation
- * lines, Content-Length is digits only and one value, and a message with
- * both Transfer-Encoding and Content-Length is rejected. Results point into
+ * lines, Content-Length is digits only and one value, a message with both
+ * Transfer-Encoding and Content-Length is rejected, and an HTTP/1.1 request
+ * has exactly one Host. Results point into
  * the caller's buffer; nothing is copied.
  *
  * Errors are negative errnos, each with the status a server answers:
@@ -232,6 +233,7 @@ static inline ssize_t http_parse_request(const char *buf, size_t len,
 {
     size_t end = http_head_end(buf, len < max ? len : max);
     const char *p = buf, *line_end;
+    size_t hosts = 0;
     int rc;
 
     if (end == 0)
@@ -263,7 +265,15 @@ static inline ssize_t http_parse_request(const char *buf, size_t len,
         return rc;
     m->minor = rc;
     rc = http_parse_fields(line_end + 2, buf + end, m);
-    return rc < 0 ? rc : (ssize_t)end;
+    if (rc < 0)
+        return rc;
+    /* RFC 9112 3.2: an HTTP/1.1 request has exactly one Host. */
+    for (size_t i = 0; i < m->nheaders; i++)
+        if (http_eq_nocase(m->headers[i].name, m->headers[i].name_len, "host"))
+            hosts++;
+    if (hosts > 1 || (m->minor == 1 && hosts == 0))
+        return -EINVAL;
+    return (ssize_t)end;
 }
 
 /**

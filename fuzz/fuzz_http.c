@@ -7,9 +7,10 @@
  * result is in range and points inside the input; a head ends at the first
  * CRLF CRLF and is refused beyond the limit; parsed fields hold only the
  * characters their grammar allows; Content-Length and chunked exclude each
- * other; a parsed request, written back in canonical form, parses to the
- * same fields (and an incomplete head never parses); and the number
- * parsers agree with strtoull. A violation abort()s.
+ * other; an HTTP/1.1 request has one Host; a parsed request, written back
+ * in canonical form, parses to the same fields (and an incomplete head
+ * never parses); and the number parsers agree with strtoull. A violation
+ * abort()s.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -148,6 +149,13 @@ static void check_request(const char *buf, size_t len, size_t max)
     for (size_t k = 0; k < m.target_len; k++)
         CHECK(m.target[k] > 0x20 && m.target[k] < 0x7f);
     CHECK(http_path_len(m.target, m.target_len) <= m.target_len);
+    {
+        size_t hosts = 0;
+        for (size_t i = 0; i < m.nheaders; i++)
+            hosts += http_eq_nocase(m.headers[i].name, m.headers[i].name_len,
+                                    "host");
+        CHECK(hosts == 1 || (hosts == 0 && m.minor == 0));
+    }
     {
         static const char *const keys[] = {"bytes", "ms", "chunked", "a"};
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {

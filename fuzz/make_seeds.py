@@ -36,13 +36,13 @@ HTTP_SEEDS = [
     b'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
     b'GET /stream?bytes=1000&chunked=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n'
     b'User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n',
-    b'POST /echo HTTP/1.1\r\nContent-Length: 5\r\n'
+    b'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n'
     b'Expect: 100-continue\r\n\r\nhello',
-    b'POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n'
+    b'POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n'
     b'5\r\nhello\r\n1a;ext=1\r\n0\r\n\r\n',
     b'GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n\r\n'
     b'GET /delay?ms=10 HTTP/1.1\r\nConnection: close\r\n\r\n',
-    b'OPTIONS * HTTP/1.1\r\nX-Empty:\r\nX-Tab:\t v \t\r\n\r\n',
+    b'OPTIONS * HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Tab:\t v \t\r\n\r\n',
     b'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
     b'GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n',
     b'GET / HTTP/2.0\r\n\r\n',

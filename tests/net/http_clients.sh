@@ -148,6 +148,8 @@ raw() { printf "$1" | socat -t 3 - "TCP:127.0.0.1:$port" 2>/dev/null | head -1 |
 for c in 'GET / HTTP/1.1\r\nBad Header: x\r\n\r\n|HTTP/1.1 400 Bad Request' \
     'GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n|HTTP/1.1 400 Bad Request' \
     'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n|HTTP/1.1 400 Bad Request' \
+    'GET / HTTP/1.1\r\n\r\n|HTTP/1.1 400 Bad Request' \
+    'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n|HTTP/1.1 400 Bad Request' \
     'GET / HTTP/2.0\r\n\r\n|HTTP/1.1 505 HTTP Version Not Supported' \
     'POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n|HTTP/1.1 501 Not Implemented' \
     'GET /\r\n\r\n|HTTP/1.1 400 Bad Request'; do
