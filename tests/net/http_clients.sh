@@ -316,11 +316,17 @@ done
     bad "fetch of invalid URLs: $(cat "$dir/inv.out")"
 
 # --- SIGINT (tulip_run's Ctrl-C) and --conns stop gracefully too ------------
-start sigint env --default-signal=INT "$server" --port 0
-curl -s "http://127.0.0.1:$port/" >/dev/null
-kill -INT "$spid"
-finish "SIGINT"
-grep -q "^SIGINT: stopping$" "$dir/sigint.out" || bad "no SIGINT line"
+# A background job starts with SIGINT ignored, which tulip_run respects:
+# env (coreutils 9) gives it back its default disposition.
+if env --default-signal=INT true 2>/dev/null; then
+    start sigint env --default-signal=INT "$server" --port 0
+    curl -s "http://127.0.0.1:$port/" >/dev/null
+    kill -INT "$spid"
+    finish "SIGINT"
+    grep -q "^SIGINT: stopping$" "$dir/sigint.out" || bad "no SIGINT line"
+else
+    echo "skipped: SIGINT (env has no --default-signal)"
+fi
 start conns "$server" --port 0 --conns 3
 for _ in 1 2 3; do curl -s "http://127.0.0.1:$port/" >/dev/null; done
 finish "--conns 3"
