@@ -287,6 +287,17 @@ static int body(struct conn *c, bool echo)
     return echo ? send_all(c, "0\r\n\r\n", 5) : 0;
 }
 
+/* Drop the request body; a malformed chunked one is answered 400. */
+static int skip_body(struct conn *c)
+{
+    int rc = body(c, false);
+    if (rc == -EINVAL || rc == TULIP_ELIMIT) {
+        c->sv->bad++;
+        respond_error(c, 400);
+    }
+    return rc;
+}
+
 static bool query_u64(const struct conn *c, const char *key, uint64_t max,
                       uint64_t dflt, uint64_t *out)
 {
@@ -362,10 +373,10 @@ static int route(struct conn *c)
     if (PATH_IS("/echo")) {
         if (post)
             return echo_body(c);
-        rc = body(c, false);
+        rc = skip_body(c);
         return rc ? rc : respond(c, 405, "Allow: POST, PUT\r\n", "405\n");
     }
-    rc = body(c, false); /* the other paths ignore bodies */
+    rc = skip_body(c); /* the other paths ignore bodies */
     if (rc)
         return rc;
     if (!PATH_IS("/") && !PATH_IS("/stream") && !PATH_IS("/delay") &&

@@ -152,6 +152,7 @@ for c in 'GET / HTTP/1.1\r\nBad Header: x\r\n\r\n|HTTP/1.1 400 Bad Request' \
     'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n|HTTP/1.1 400 Bad Request' \
     'GET / HTTP/2.0\r\n\r\n|HTTP/1.1 505 HTTP Version Not Supported' \
     'POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n|HTTP/1.1 501 Not Implemented' \
+    'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n|HTTP/1.1 400 Bad Request' \
     'GET /\r\n\r\n|HTTP/1.1 400 Bad Request'; do
     req=${c%|*}
     want=${c#*|}
