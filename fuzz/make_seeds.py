@@ -32,6 +32,30 @@ def ops_prog(n, weights):
     return bytes(out)
 
 
+HTTP_SEEDS = [
+    b'GET / HTTP/1.1\r\nHost: x\r\n\r\n',
+    b'GET /stream?bytes=1000&chunked=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n'
+    b'User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n',
+    b'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n'
+    b'Expect: 100-continue\r\n\r\nhello',
+    b'POST /echo HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n'
+    b'5\r\nhello\r\n1a;ext=1\r\n0\r\n\r\n',
+    b'GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n\r\n'
+    b'GET /delay?ms=10 HTTP/1.1\r\nConnection: close\r\n\r\n',
+    b'OPTIONS * HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nX-Tab:\t v \t\r\n\r\n',
+    b'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+    b'GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n',
+    b'GET / HTTP/2.0\r\n\r\n',
+    b'GET /\r\n\r\n',
+    b'HTTP/1.1 200 OK\r\nContent-Length: 13\r\nServer: tulip-http\r\n\r\n'
+    b'hello, world\n',
+    b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 404\r\n'
+    b'Transfer-Encoding: chunked\r\n\r\n',
+    b'HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n',
+    b'ffffffffff\r\n10000000000\r\n00012\r\n123456789012345678\r\n',
+]
+
+
 def gen_prog(n):
     return bytes(rnd.randrange(256) for _ in range(n))
 
@@ -66,6 +90,11 @@ def main():
         ctl = bytes(rnd.randrange(256) for _ in range(n // 2))
         head = bytes([rnd.randrange(256), len(txt) >> 8, len(txt) & 255])
         write('fuzz_stream', 'text-%02d' % k, head + txt + ctl)
+    # fuzz_http: a limit byte (the head limit is 16 + 32 * it), then bytes
+    # parsed as a request head, a response head and lines
+    for k, msg in enumerate(HTTP_SEEDS):
+        write('fuzz_http', 'msg-%02d' % k, bytes([255]) + msg)
+    write('fuzz_http', 'small-limit', bytes([2]) + HTTP_SEEDS[1])
     return 0
 
 
