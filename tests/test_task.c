@@ -963,3 +963,32 @@ Test(task, done_callbacks_of_task_destroyed_at_close)
     cr_assert_str_eq(fx_log, "");
     cr_assert_eq(fx_reports, 1);
 }
+
+/* Default names count up in decimal across every carry, and a named task
+ * in between still takes an id. */
+Test(task, default_names_count_up)
+{
+    struct tulip_task_opts named = {.name = "named"};
+    tulip_task *t[120];
+    char want[32];
+
+    fx_begin();
+    for (int i = 0; i < 120; i++) {
+        if (i == 50)
+            cr_assert_eq(tulip_spawn_ex(&t[i], loop, ret_arg, NULL, &named), 0);
+        else
+            cr_assert_eq(tulip_spawn(&t[i], loop, ret_arg, NULL), 0);
+    }
+    for (int i = 0; i < 120; i++) {
+        if (i == 50) {
+            cr_assert_str_eq(tulip_task_name(t[i]), "named");
+        } else {
+            snprintf(want, sizeof(want), "Task-%d", i + 1);
+            cr_assert_str_eq(tulip_task_name(t[i]), want);
+        }
+    }
+    fx_run();
+    for (int i = 0; i < 120; i++)
+        tulip_task_release(t[i]);
+    fx_end();
+}

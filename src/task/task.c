@@ -34,6 +34,8 @@ struct tasks_state {
     struct tulip__tasks pub;  /* what other files of the layer see */
     struct tulip_task *cache; /* freed task objects for reuse */
     unsigned cache_len;
+    unsigned long long name_id;     /* the id that name spells */
+    char name[TULIP_CORO_NAME_MAX]; /* "Task-<name_id>" */
 };
 
 static int tasks_close_hook(tulip_loop *loop);
@@ -338,6 +340,32 @@ static char *put_u64(char *p, unsigned long long v)
     return p;
 }
 
+/* Spell "Task-<id>" into dst. Ids come in order, so the last name is
+ * counted up in decimal (formatting each anew cost a third of a spawn's
+ * instructions, in its divisions by ten). */
+static void default_name(struct tasks_state *ts, char *dst,
+                         unsigned long long id)
+{
+    char *p;
+
+    if (ts->name_id + 1 != id || ts->name_id == 0) {
+        memcpy(ts->name, "Task-", 5);
+        put_u64(ts->name + 5, id);
+    } else {
+        p = ts->name + 5 + strlen(ts->name + 5);
+        while (p > ts->name + 5 && p[-1] == '9')
+            *--p = '0';
+        if (p > ts->name + 5) {
+            p[-1]++;
+        } else { /* all nines: one digit more */
+            memmove(ts->name + 6, ts->name + 5, strlen(ts->name + 5) + 1);
+            ts->name[5] = '1';
+        }
+    }
+    ts->name_id = id;
+    memcpy(dst, ts->name, TULIP_CORO_NAME_MAX);
+}
+
 static struct tulip_task *task_alloc(tulip_loop *loop)
 {
     struct tasks_state *ts = *tulip__loop_upper(loop);
@@ -414,8 +442,7 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
     if (opts && opts->name) {
         tulip__coro_set_name(&t->co, opts->name);
     } else {
-        memcpy(t->co.name, "Task-", 5);
-        put_u64(t->co.name + 5, t->id);
+        default_name(*tulip__loop_upper(loop), t->co.name, t->id);
     }
     t->all_prev = NULL;
     t->all_next = ts->all;
