@@ -502,6 +502,9 @@ struct tulip_loop_opts {
                               epoll */
     bool virtual_clock;  /**< run on a virtual clock that starts at 0 and
                               jumps to the next timer when idle */
+    bool debug; /**< debug mode for this loop only (tulip_debug_enable()
+                     turns it on for every loop): slow steps, spawn sites,
+                     stack use, calls from another thread (docs/tracing.md) */
 };
 
 /**
