@@ -16,6 +16,7 @@
 #include "trace_fmt.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +40,10 @@ struct conv {
     size_t cap, n; /* open addressing, cap a power of two */
     int64_t last_ts;
     long long events;
+    char pid_text[48]; /* ","pid":N,"tid": */
+    size_t pid_len;
+    size_t on;          /* bytes in obuf */
+    char obuf[1 << 16]; /* output, written in large pieces */
 };
 
 bool tulip__trec_is_binary(const void *head, size_t n)
@@ -85,20 +90,44 @@ static struct row *row_of(struct conv *c, uint64_t tid)
     return &c->rows[i];
 }
 
-/* Decimal digits of v at p, zero-padded to width; returns the end. */
+/* Decimal digits of v at p, zero-padded to width; returns the end. Two
+ * digits a step: the converter writes millions of numbers. */
 static char *put_u(char *p, uint64_t v, int width)
 {
-    char tmp[24];
-    int n = 0;
+    static const char pairs[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
+    char tmp[24], *t = tmp + sizeof(tmp);
+    size_t n;
 
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || n < width);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
+    while (v >= 100) {
+        t -= 2;
+        memcpy(t, pairs + (v % 100) * 2, 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        t -= 2;
+        memcpy(t, pairs + v * 2, 2);
+    } else {
+        *--t = (char)('0' + v);
+    }
+    while (tmp + sizeof(tmp) - t < width)
+        *--t = '0';
+    n = (size_t)(tmp + sizeof(tmp) - t);
+    memcpy(p, t, n);
+    return p + n;
 }
+
+/* A string literal's bytes at p; the end. */
+#define PUT_LIT(p, lit)                                                        \
+    ((void)memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
 
 static char *put_lit(char *p, const char *s)
 {
@@ -122,7 +151,7 @@ static char *put_str(char *p, const char *s)
         } else if (ch < 0x20 || ch >= 0x7f) {
             /* control bytes, and bytes of a name cut inside a UTF-8
              * sequence, as \u00XX: the file stays valid JSON */
-            p = put_lit(p, "\\u00");
+            p = PUT_LIT(p, "\\u00");
             *p++ = hex[ch >> 4];
             *p++ = hex[ch & 15];
         } else {
@@ -145,14 +174,13 @@ static char *put_head(struct conv *c, char *p, char ph, struct row *r,
     if (!c->first)
         *p++ = ',';
     c->first = false;
-    p = put_lit(p, "\n{\"ph\":\"");
+    p = PUT_LIT(p, "\n{\"ph\":\"");
     *p++ = ph;
-    p = put_lit(p, "\",\"pid\":");
-    p = put_u(p, (uint64_t)c->pid, 1);
-    p = put_lit(p, ",\"tid\":");
+    memcpy(p, c->pid_text, c->pid_len); /* ","pid":N,"tid": */
+    p += c->pid_len;
     p = put_u(p, r->tid, 1);
     if (ph != 'M') {
-        p = put_lit(p, ",\"ts\":");
+        p = PUT_LIT(p, ",\"ts\":");
         p = put_u(p, (uint64_t)ts / 1000, 1);
         *p++ = '.';
         p = put_u(p, (uint64_t)ts % 1000, 3);
@@ -161,9 +189,20 @@ static char *put_head(struct conv *c, char *p, char ph, struct row *r,
     return p;
 }
 
+static void flush_out(struct conv *c)
+{
+    fwrite(c->obuf, 1, c->on, c->out);
+    c->on = 0;
+}
+
 static void emit(struct conv *c, const char *buf, const char *end)
 {
-    fwrite(buf, 1, (size_t)(end - buf), c->out);
+    size_t n = (size_t)(end - buf);
+
+    if (c->on + n > sizeof(c->obuf))
+        flush_out(c);
+    memcpy(c->obuf + c->on, buf, n);
+    c->on += n;
 }
 
 static void put_name_meta(struct conv *c, struct row *r)
@@ -171,14 +210,14 @@ static void put_name_meta(struct conv *c, struct row *r)
     char buf[256], *p = buf;
 
     p = put_head(c, p, 'M', r, 0);
-    p = put_lit(p, ",\"name\":\"thread_name\",\"args\":{\"name\":");
+    p = PUT_LIT(p, ",\"name\":\"thread_name\",\"args\":{\"name\":");
     p = put_str(p, r->name);
-    p = put_lit(p, "}}");
+    p = PUT_LIT(p, "}}");
     p = put_head(c, p, 'M', r, 0);
-    p = put_lit(p, ",\"name\":\"thread_sort_index\",\"args\":{"
+    p = PUT_LIT(p, ",\"name\":\"thread_sort_index\",\"args\":{"
                    "\"sort_index\":");
     p = put_u(p, r->tid, 1);
-    p = put_lit(p, "}}");
+    p = PUT_LIT(p, "}}");
     emit(c, buf, p);
 }
 
@@ -200,27 +239,27 @@ static const char *why_name(uint32_t why)
 static char *put_by(char *p, uint64_t by)
 {
     if (by >> 32) {
-        p = put_lit(p, "\"fd ");
+        p = PUT_LIT(p, "\"fd ");
         p = put_u(p, by & 0xffffffffu, 1);
         *p++ = '"';
     } else if (by) {
-        p = put_lit(p, "\"Task ");
+        p = PUT_LIT(p, "\"Task ");
         p = put_u(p, by, 1);
         *p++ = '"';
     } else {
-        p = put_lit(p, "\"loop\"");
+        p = PUT_LIT(p, "\"loop\"");
     }
-    return put_lit(p, "}}");
+    return PUT_LIT(p, "}}");
 }
 
 static char *put_flow(struct conv *c, char *p, struct row *r, int64_t ts,
                       bool start)
 {
     p = put_head(c, p, start ? 's' : 'f', r, ts);
-    p = put_lit(p, ",\"cat\":\"wait\",\"name\":\"wait\",\"id\":");
+    p = PUT_LIT(p, ",\"cat\":\"wait\",\"name\":\"wait\",\"id\":");
     p = put_u(p, r->tid, 1);
     if (!start)
-        p = put_lit(p, ",\"bp\":\"e\"");
+        p = PUT_LIT(p, ",\"bp\":\"e\"");
     *p++ = '}';
     r->flow_open = start;
     return p;
@@ -230,11 +269,11 @@ static char *put_wake(struct conv *c, char *p, struct row *r, int64_t ts,
                       uint32_t why, uint64_t by)
 {
     p = put_head(c, p, 'i', r, ts);
-    p = put_lit(p, ",\"s\":\"t\",\"cat\":\"wake\",\"name\":\"woken: ");
+    p = PUT_LIT(p, ",\"s\":\"t\",\"cat\":\"wake\",\"name\":\"woken: ");
     p = put_lit(p, why_name(why));
-    p = put_lit(p, "\",\"args\":{\"why\":\"");
+    p = PUT_LIT(p, "\",\"args\":{\"why\":\"");
     p = put_lit(p, why_name(why));
-    p = put_lit(p, "\",\"by\":");
+    p = PUT_LIT(p, "\",\"by\":");
     return put_by(p, by);
 }
 
@@ -274,7 +313,7 @@ static void convert_one(struct conv *c, const struct trec *e,
         if (r->named) {
             p = put_str(p, r->name);
         } else {
-            p = put_lit(p, "\"Task ");
+            p = PUT_LIT(p, "\"Task ");
             p = put_u(p, r->tid, 1);
             *p++ = '"';
         }
@@ -303,25 +342,25 @@ static void convert_one(struct conv *c, const struct trec *e,
         break;
     case TREC_CANCEL:
         p = put_head(c, p, 'i', r, e->ts);
-        p = put_lit(p, ",\"s\":\"t\",\"cat\":\"cancel\",\"name\":\"cancel\","
+        p = PUT_LIT(p, ",\"s\":\"t\",\"cat\":\"cancel\",\"name\":\"cancel\","
                        "\"args\":{\"by\":");
         p = put_by(p, e->arg);
         break;
     case TREC_IO:
         p = put_head(c, p, 'i', r, e->ts);
-        p = put_lit(p, ",\"s\":\"t\",\"cat\":\"io\",\"name\":\"fd ");
+        p = PUT_LIT(p, ",\"s\":\"t\",\"cat\":\"io\",\"name\":\"fd ");
         p = put_u(p, e->arg, 1);
-        p = put_lit(p, " ready\",\"args\":{\"fd\":");
+        p = PUT_LIT(p, " ready\",\"args\":{\"fd\":");
         p = put_u(p, e->arg, 1);
-        p = put_lit(p, ",\"revents\":");
+        p = PUT_LIT(p, ",\"revents\":");
         p = put_u(p, e->aux, 1);
-        p = put_lit(p, "}}");
+        p = PUT_LIT(p, "}}");
         break;
     case TREC_READY:
         p = put_head(c, p, 'C', r, e->ts);
-        p = put_lit(p, ",\"name\":\"ready\",\"args\":{\"ready\":");
+        p = PUT_LIT(p, ",\"name\":\"ready\",\"args\":{\"ready\":");
         p = put_u(p, e->arg, 1);
-        p = put_lit(p, "}}");
+        p = PUT_LIT(p, "}}");
         break;
     default: /* SPAWN (its NAME names the row), unknown kinds */
         return;
@@ -331,23 +370,40 @@ static void convert_one(struct conv *c, const struct trec *e,
 
 int tulip__trec_to_json(FILE *in, FILE *out, struct trec_stats *st)
 {
-    struct conv c = {.out = out, .first = true, .last_ts = INT64_MIN};
+    struct conv *cp = malloc(sizeof(*cp));
     struct trec hdr, e, payload;
     struct row *loop_row;
     int rc = 0;
+
+    if (!cp)
+        return -ENOMEM;
+    memset(cp, 0, offsetof(struct conv, obuf));
+    cp->out = out;
+    cp->first = true;
+    cp->last_ts = INT64_MIN;
+#define c (*cp)
 
     memset(st, 0, sizeof(*st));
     st->truncated = true;
     if (fread(&hdr, sizeof(hdr), 1, in) != 1 ||
         !tulip__trec_is_binary(&hdr, sizeof(hdr))) {
         st->bad_header = true;
+        free(cp);
         return -EINVAL;
     }
     c.pid = (int)hdr.arg;
+    {
+        char *p = PUT_LIT(c.pid_text, "\",\"pid\":");
+        p = put_u(p, (uint64_t)c.pid, 1);
+        p = PUT_LIT(p, ",\"tid\":");
+        c.pid_len = (size_t)(p - c.pid_text);
+    }
     fputs("[", out);
     loop_row = row_of(&c, 0);
-    if (!loop_row)
+    if (!loop_row) {
+        free(cp);
         return -ENOMEM;
+    }
     strcpy(loop_row->name, "loop");
     loop_row->named = true;
     put_name_meta(&c, loop_row);
@@ -377,10 +433,13 @@ int tulip__trec_to_json(FILE *in, FILE *out, struct trec_stats *st)
             r->depth--;
         }
     }
+    flush_out(&c);
     fputs("\n]\n", out);
     if (fflush(out) != 0 || ferror(out))
         rc = errno ? -errno : -EIO;
     st->events = c.events;
     free(c.rows);
+    free(cp);
     return rc;
+#undef c
 }

@@ -120,10 +120,11 @@ int tulip_loop_close(tulip_loop *loop)
 
 void tulip__loop_ready_push(tulip_loop *loop, struct tulip__cb *cb)
 {
-    TULIP__HOOK(check_thread, loop, "a callback or task step scheduled");
     cb->next = NULL;
     *loop->ready_tail = cb;
     loop->ready_tail = &cb->next;
+    /* last, so that it is a tail call (no frame when hooks are off) */
+    TULIP__HOOK(check_thread, loop, "a callback or task step scheduled");
 }
 
 struct tulip__cb *tulip__loop_ready_take(tulip_loop *loop)
