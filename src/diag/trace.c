@@ -206,7 +206,7 @@ static void buf_handoff(void)
 }
 
 /* A buffer for this thread: a spare, else a new one. */
-static struct tbuf *buf_fresh(void)
+__attribute__((noinline, cold)) static struct tbuf *buf_fresh(void)
 {
     struct tbuf *b;
 
@@ -258,20 +258,13 @@ static inline struct trec *record(uint32_t kind, uint64_t tid)
     return e;
 }
 
-/* Write row tid's name unless the thread's buffer has it already. */
-static void name_row(uint64_t tid, const char *name)
+/* Write row tid's name into the thread's buffer (the slow path). */
+__attribute__((noinline)) static void name_write(uint64_t tid, const char *name,
+                                                 uint64_t head)
 {
-    struct tbuf *b = tls_buf;
+    struct tbuf *b;
     struct named *c;
-    uint64_t head;
 
-    memcpy(&head, name, sizeof(head)); /* names are 32-byte arrays */
-    if (b && b->n < BUF_RECS - 1 &&
-        b->gen == __atomic_load_n(&trace_gen, __ATOMIC_RELAXED)) {
-        c = &b->named[tid % NAME_CACHE];
-        if (c->tid == tid + 1 && c->head == head)
-            return;
-    }
     if (!record(TREC_NAME, tid))
         return;
     b = tls_buf; /* record() left room for the payload */
@@ -281,6 +274,23 @@ static void name_row(uint64_t tid, const char *name)
     b->n++;
     c->tid = tid + 1;
     c->head = head;
+}
+
+/* Write row tid's name unless the thread's buffer has it already. */
+static inline void name_row(uint64_t tid, const char *name)
+{
+    struct tbuf *b = tls_buf;
+    uint64_t head;
+
+    memcpy(&head, name, sizeof(head)); /* names are 32-byte arrays */
+    if (tulip__likely(b && b->n < BUF_RECS - 1 &&
+                      b->gen ==
+                          __atomic_load_n(&trace_gen, __ATOMIC_RELAXED))) {
+        const struct named *c = &b->named[tid % NAME_CACHE];
+        if (c->tid == tid + 1 && c->head == head)
+            return;
+    }
+    name_write(tid, name, head);
 }
 
 static uint64_t current_task_id(void)
