@@ -3977,7 +3977,7 @@ TULIP_EXTERN int tulip_trace_start(const char *path);
  * @return -EIO if writing failed at some point (a message said which; the
  *         binary records written so far are left at the path).
  * @note Call it with other threads' loops idle: their buffered events are
- *       only flushed by themselves. The conversion takes about 0.1 us an
+ *       only flushed by themselves. The conversion takes about 0.2 us an
  *       event.
  */
 TULIP_EXTERN int tulip_trace_stop(void);

@@ -23,7 +23,7 @@
 #define TREC_NAME_MAX 32                /* a name record's payload */
 
 enum {
-    TREC_HEADER, /* ts = start; arg = pid; aux = format version */
+    TREC_HEADER, /* the magic over ts; tid = start; arg = pid; aux = 1 */
     TREC_BEGIN,  /* step of task tid begins (and ends its wait if any) */
     TREC_END,    /* it ends; aux = 1 if it suspended (a wait starts) */
     TREC_WAKE,   /* woken: aux = why, arg = waker id, fd + 1 << 32, 0 loop */
