@@ -28,10 +28,16 @@ struct tulip__hooks {
     void (*io)(void *loop, int fd, unsigned revents); /* fd ready */
     void (*pass)(void *loop, void *ready_head,
                  size_t more); /* batch starts: ready list, io + timers */
+    void (*loop_debug)(void *loop, bool on); /* opts.debug: new, closed */
+    void (*check_thread)(void *loop, const char *what); /* loop API used */
 };
 
 /* The installed hooks, or NULL. */
 TULIP_PRIVATE extern const struct tulip__hooks *tulip__hooks_on;
+
+/* The diagnostics layer's full table, for the calls that must reach it
+ * while no hooks are installed (a loop created with opts.debug). */
+TULIP_PRIVATE extern const struct tulip__hooks *const tulip__hooks_table;
 
 #define TULIP__HOOK(name, ...)                                                 \
     do {                                                                       \

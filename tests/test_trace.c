@@ -7,8 +7,11 @@
  * fields; B/E balanced per tid; each flow's s before its f, ids paired;
  * timestamps never going back within a tid), and has the expected content
  * (a slice per step named by the task, a flow per wait, what woke it).
- * Bad input: an unwritable path is refused with its errno, and a full disk
- * (/dev/full) stops the tracer with -EIO while the program goes on.
+ * Bad input: an unwritable path is refused with its errno; a disk that
+ * fills while the program runs (a file size limit) and a full disk at the
+ * conversion (/dev/full) stop the tracer with a message and -EIO while the
+ * program goes on; a program killed while tracing leaves a binary trace
+ * whose complete records still convert to a valid JSON trace.
  */
 /* ctest: labels=unit timeout=120 */
 #define _GNU_SOURCE
@@ -17,9 +20,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "diag/trace_fmt.h"
 #include "tulip.h"
 
 /* ---- a small JSON reader, enough for trace events ----------------------- */
@@ -470,13 +477,6 @@ Test(trace, valid_file_with_expected_content)
     unlink(path);
 }
 
-Test(trace, unwritable_path)
-{
-    cr_assert_eq(tulip_trace_start("/nonexistent-dir/trace.json"), -ENOENT);
-    cr_assert_eq(tulip_trace_start(NULL), -EINVAL);
-    cr_assert_eq(tulip_trace_stop(), -EALREADY);
-}
-
 static int many_steps(void *arg)
 {
     (void)arg;
@@ -485,14 +485,200 @@ static int many_steps(void *arg)
     return 7;
 }
 
+Test(trace, unwritable_path)
+{
+    cr_assert_eq(tulip_trace_start("/nonexistent-dir/trace.json"), -ENOENT);
+    cr_assert_eq(tulip_trace_start("/tmp"), -EISDIR);
+    cr_assert_eq(tulip_trace_start(NULL), -EINVAL);
+    cr_assert_eq(tulip_trace_stop(), -EALREADY);
+}
+
+/* stderr into a file, for the messages; returns what was written. */
+static char errpath[] = "/tmp/tulip_trace_err_XXXXXX";
+static int saved_err = -1;
+
+static void capture(void)
+{
+    int fd = mkstemp(errpath);
+    cr_assert(fd >= 0);
+    fflush(stderr);
+    saved_err = dup(2);
+    dup2(fd, 2);
+    close(fd);
+}
+
+static char *captured(void)
+{
+    char *text;
+
+    fflush(stderr);
+    dup2(saved_err, 2);
+    close(saved_err);
+    text = slurp(errpath);
+    unlink(errpath);
+    return text;
+}
+
+/* Validate the JSON made of the binary trace at path; counts in *c. */
+static bool binary_to_valid_json(const char *path, struct counts *c,
+                                 struct trec_stats *st)
+{
+    FILE *in = fopen(path, "r"), *out;
+    char *json = NULL;
+    size_t len = 0;
+    struct jv root;
+    bool ok;
+
+    cr_assert(in);
+    out = open_memstream(&json, &len);
+    cr_assert_eq(tulip__trec_to_json(in, out, st), 0);
+    fclose(in);
+    fclose(out);
+    ok = validate(json, c, &root);
+    arena_free();
+    free(json);
+    return ok;
+}
+
+/* Two traces in one process: the second has its own names and events. */
+Test(trace, two_traces_in_a_row)
+{
+    char path[] = "/tmp/tulip_trace_XXXXXX";
+    int fd = mkstemp(path), result;
+    struct counts c;
+    struct jv root;
+
+    cr_assert(fd >= 0);
+    close(fd);
+    for (int round = 0; round < 2; round++) {
+        cr_assert_eq(tulip_trace_start(path), 0);
+        cr_assert_eq(tulip_run(main_body, NULL, &result, NULL), 0);
+        cr_assert_eq(tulip_trace_stop(), 0);
+        char *text = slurp(path);
+        bool ok = validate(text, &c, &root);
+        arena_free();
+        cr_assert(ok, "round %d: %s", round, verr);
+        cr_expect(c.b >= 10 && c.s >= 6, "round %d", round);
+        free(text);
+    }
+    unlink(path);
+}
+
+/* A program killed while tracing (no tulip_trace_stop, no exit): the file
+ * is the binary trace, cut anywhere; its complete records convert. */
+static int forever_sleeps(void *arg)
+{
+    (void)arg;
+    for (;;)
+        tulip_sleep(1000000);
+    return 0;
+}
+
+static int killer(void *arg)
+{
+    tulip_task *t;
+
+    (void)arg;
+    tulip_spawn(&t, NULL, forever_sleeps, NULL);
+    tulip_sleep(150 * 1000000LL); /* buffers older than 50 ms are written */
+    fflush(NULL);
+    raise(SIGKILL);
+    return 0;
+}
+
+Test(trace, killed_program_leaves_a_readable_trace)
+{
+    char path[] = "/tmp/tulip_trace_XXXXXX";
+    int fd = mkstemp(path), status;
+    struct counts c;
+    struct trec_stats st;
+    char head[8];
+    FILE *f;
+    pid_t pid;
+
+    cr_assert(fd >= 0);
+    close(fd);
+    pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        int r;
+        if (tulip_trace_start(path) != 0)
+            _exit(3);
+        tulip_run(killer, NULL, &r, NULL);
+        _exit(4);
+    }
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    f = fopen(path, "r");
+    cr_assert(f && fread(head, 1, 8, f) == 8);
+    fclose(f);
+    cr_assert(tulip__trec_is_binary(head, 8), "not the binary trace");
+    cr_assert(binary_to_valid_json(path, &c, &st), "%s", verr);
+    cr_expect(st.truncated);
+    cr_expect(c.b >= 50 && c.b == c.e, "B %d E %d", c.b, c.e);
+    /* cut in the middle of a record: the complete ones still count */
+    cr_assert_eq(truncate(path, 32 * 40 + 13), 0);
+    cr_assert(binary_to_valid_json(path, &c, &st), "%s", verr);
+    cr_expect(st.truncated && st.records <= 39, "%lld", st.records);
+    /* not a trace at all */
+    f = fopen(path, "w");
+    fputs("[{\"ph\":\"B\"", f);
+    fclose(f);
+    f = fopen(path, "r");
+    cr_expect_eq(tulip__trec_to_json(f, stdout, &st), -EINVAL);
+    fclose(f);
+    unlink(path);
+}
+
+/* The disk fills while the program runs (a file size limit makes write(2)
+ * fail with EFBIG): one message, the program goes on, stop says -EIO. */
+Test(trace, disk_full_while_running)
+{
+    char path[] = "/tmp/tulip_trace_XXXXXX";
+    int fd = mkstemp(path), result = 0;
+    struct rlimit lim = {256 * 1024, RLIM_INFINITY}, old;
+    char *err;
+
+    cr_assert(fd >= 0);
+    close(fd);
+    signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    capture();
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    cr_assert_eq(tulip_trace_start(path), 0);
+    cr_assert_eq(tulip_run(many_steps, NULL, &result, NULL), 0);
+    cr_assert_eq(result, 7);
+    cr_assert_eq(tulip_run(many_steps, NULL, &result, NULL), 0);
+    cr_assert_eq(result, 7);
+    cr_assert_eq(tulip_trace_stop(), -EIO);
+    setrlimit(RLIMIT_FSIZE, &old);
+    err = captured();
+    fprintf(stdout, "%s", err);
+    cr_expect(strstr(err, "tulip: trace: write failed (File too large); "
+                          "tracing stopped, the program goes on") != NULL,
+              "%s", err);
+    free(err);
+    unlink(path);
+}
+
+/* /dev/full: the binary goes to a temporary file meanwhile, the JSON to
+ * the device at the stop, which fails with a message. */
 Test(trace, full_disk_stops_tracing_program_goes_on)
 {
     int result = 0;
+    char *err;
 
+    capture();
     cr_assert_eq(tulip_trace_start("/dev/full"), 0);
     cr_assert_eq(tulip_run(many_steps, NULL, &result, NULL), 0);
     cr_assert_eq(result, 7);
     cr_assert_eq(tulip_trace_stop(), -EIO);
+    err = captured();
+    fprintf(stdout, "%s", err);
+    cr_expect(strstr(err, "tulip: trace: writing /dev/full failed (No space "
+                          "left on device)") != NULL,
+              "%s", err);
+    free(err);
 }
 
 Test(trace, validator_rejects_bad_traces)

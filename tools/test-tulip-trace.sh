@@ -3,9 +3,10 @@
 # The typist example traced with TULIP_TRACE, turned into a page by
 # tulip-trace, the page's DOM checked for one row per task, and (when
 # Debian's chromium is installed) a headless screenshot checked for not
-# being blank and for coloured slices in the task rows. Also: a trace cut
-# short still renders, and an unwritable TULIP_TRACE leaves the program
-# running with a message.
+# being blank and for coloured slices in the task rows. Also: a JSON trace
+# cut short still renders; a program killed while tracing leaves a binary
+# trace that still renders and converts to JSON; an unwritable TULIP_TRACE
+# leaves the program running with a message.
 # usage: test-tulip-trace.sh TULIP_TRACE_TOOL TYPIST PNGCHECK_PY
 set -eu
 tool=$1 typist=$2 pngcheck=$3
@@ -17,6 +18,35 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 TULIP_TRACE=$dir/typist.json "$typist" --real >"$dir/out" 2>/dev/null ||
     fail "typist failed under tracing"
 [ "$(cat "$dir/out")" = "Hello, world!" ] || fail "typist output changed"
+# the JSON that TULIP_TRACE left at exit: an array of events, slices
+# balanced per row, every flow's f after its s (the unit test validates
+# the format in full; this checks the environment-and-exit path)
+if command -v python3 >/dev/null 2>&1; then
+    python3 - "$dir/typist.json" <<'PY' || fail "TULIP_TRACE's JSON is not a valid trace"
+import json, sys
+ev = json.load(open(sys.argv[1]))
+assert isinstance(ev, list) and ev, "not a non-empty array"
+depth, flows, last = {}, set(), {}
+for e in ev:
+    ph, tid = e["ph"], e["tid"]
+    if ph == "M":
+        continue
+    assert e["ts"] >= last.get(tid, 0), "ts goes back"
+    last[tid] = e["ts"]
+    if ph == "B":
+        depth[tid] = depth.get(tid, 0) + 1
+    elif ph == "E":
+        depth[tid] -= 1
+        assert depth[tid] >= 0, "E without B"
+    elif ph == "s":
+        flows.add(e["id"])
+    elif ph == "f":
+        assert e["id"] in flows, "f without s"
+        flows.discard(e["id"])
+assert all(d == 0 for d in depth.values()), "slices left open"
+assert sum(1 for e in ev if e["ph"] == "B") >= 10, "too few slices"
+PY
+fi
 "$tool" "$dir/typist.json" -o "$dir/typist.html" || fail "tulip-trace failed"
 grep -q '<svg id="tl"' "$dir/typist.html" || fail "no SVG timeline"
 if grep -q 'src="http\|href="http' "$dir/typist.html"; then
@@ -29,6 +59,26 @@ head -c $((n / 2)) "$dir/typist.json" >"$dir/cut.json"
 "$tool" "$dir/cut.json" -o "$dir/cut.html" 2>"$dir/cut.err" ||
     fail "truncated trace not rendered"
 grep -q truncated "$dir/cut.err" || fail "no note about the truncation"
+
+# 2b. a program killed while tracing: the binary trace is left, cut
+TULIP_TRACE=$dir/killed.json "$typist" --real >/dev/null 2>&1 &
+pid=$!
+sleep 0.6
+kill -KILL $pid 2>/dev/null || fail "typist ended before it was killed"
+wait $pid 2>/dev/null || true
+[ "$(head -c 8 "$dir/killed.json")" = TULIPTR1 ] ||
+    fail "a killed program did not leave the binary trace"
+"$tool" "$dir/killed.json" -o "$dir/killed.html" 2>"$dir/killed.err" ||
+    fail "binary trace of a killed program not rendered"
+grep -q truncated "$dir/killed.err" || fail "no note about the cut trace"
+grep -q '<g class="row"' "$dir/killed.html" || fail "no rows for the cut trace"
+"$tool" --json "$dir/killed.json" -o "$dir/killed-fixed.json" 2>/dev/null ||
+    fail "tulip-trace --json failed"
+if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
+assert any(e["ph"] == "B" for e in d)' "$dir/killed-fixed.json" ||
+        fail "the converted trace is not JSON with slices"
+fi
 
 # 3. bad input: missing file, unwritable TULIP_TRACE
 if "$tool" "$dir/missing.json" -o "$dir/x.html" 2>/dev/null; then

@@ -10,9 +10,14 @@
  * nothing from elsewhere.
  *
  *   tulip-trace trace.json [-o page.html]
+ *   tulip-trace --json trace [-o trace.json]
  *
- * A trace cut short by a crash (no closing "]", a partial last line) is
- * rendered up to its last complete event, with a note on stderr. Lines
+ * The input is the JSON that tulip_trace_stop() writes, or the binary trace
+ * that a program leaves when it dies before stopping (trace_fmt.h): that is
+ * converted first, every complete record of it, and --json only converts
+ * (for Perfetto). A JSON trace cut short (no closing "]", a partial last
+ * line) is rendered up to its last complete event. Either way a note on
+ * stderr says the trace was truncated. Lines
  * that are not events of the kinds tulip writes are skipped. Slices closer
  * together than a pixel at full view are merged, so that a long trace
  * makes a page of bounded size.
@@ -24,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "trace_fmt.h"
 
 #define WIDTH 1400.0  /* timeline width in SVG units */
 #define ROW_H 22      /* row height */
@@ -409,34 +416,105 @@ static int row_cmp(const void *a, const void *b)
     return (x->tid > y->tid) - (x->tid < y->tid);
 }
 
+static void usage(void)
+{
+    fprintf(stderr, "usage: tulip-trace trace [-o page.html]\n"
+                    "       tulip-trace --json trace [-o trace.json]\n");
+}
+
+/* f is a binary trace: its JSON, in a temporary file (or into out for
+ * --json). Returns the JSON to read, NULL after a message. */
+static FILE *from_binary(FILE *f, const char *in, FILE *out, bool *cut)
+{
+    struct trec_stats st;
+    FILE *tmp = out ? out : tmpfile();
+    int rc;
+
+    if (!tmp) {
+        fprintf(stderr, "tulip-trace: a temporary file: %s\n", strerror(errno));
+        return NULL;
+    }
+    rewind(f);
+    rc = tulip__trec_to_json(f, tmp, &st);
+    if (rc) {
+        fprintf(stderr, "tulip-trace: %s: %s\n", in,
+                rc == -EINVAL ? "not a tulip trace" : strerror(-rc));
+        if (!out)
+            fclose(tmp);
+        return NULL;
+    }
+    *cut = st.truncated;
+    if (st.truncated)
+        fprintf(stderr,
+                "tulip-trace: %s: the trace is truncated (the program did "
+                "not stop tracing: a crash?); using its %lld complete "
+                "records\n",
+                in, st.records);
+    if (!out)
+        rewind(tmp);
+    return tmp;
+}
+
 int main(int argc, char **argv)
 {
     const char *in = NULL, *outp = NULL;
     FILE *f, *o = stdout;
-    char *line = NULL;
+    char *line = NULL, head[8];
     size_t cap = 0;
     long long events = 0, bad = 0;
-    bool closed = false;
+    bool closed = false, json_only = false, cut = false;
     ssize_t len;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             outp = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0)
+            json_only = true;
         else if (!in && argv[i][0] != '-')
             in = argv[i];
         else {
-            fprintf(stderr, "usage: tulip-trace trace.json [-o page.html]\n");
+            usage();
             return 2;
         }
     }
     if (!in) {
-        fprintf(stderr, "usage: tulip-trace trace.json [-o page.html]\n");
+        usage();
         return 2;
     }
     f = fopen(in, "r");
     if (!f) {
         fprintf(stderr, "tulip-trace: %s: %s\n", in, strerror(errno));
         return 1;
+    }
+    bool binary = fread(head, 1, sizeof(head), f) == sizeof(head) &&
+                  tulip__trec_is_binary(head, sizeof(head));
+    if (json_only) {
+        if (!binary) {
+            fprintf(stderr,
+                    "tulip-trace: %s: not a binary trace (a JSON "
+                    "one loads as it is)\n",
+                    in);
+            return 1;
+        }
+        if (outp && !(o = fopen(outp, "w"))) {
+            fprintf(stderr, "tulip-trace: %s: %s\n", outp, strerror(errno));
+            return 1;
+        }
+        if (!from_binary(f, in, o, &cut) || (outp && fclose(o) != 0)) {
+            fprintf(stderr, "tulip-trace: writing the JSON failed\n");
+            return 1;
+        }
+        fclose(f);
+        return 0;
+    }
+    if (binary) {
+        FILE *j = from_binary(f, in, NULL, &cut);
+        fclose(f);
+        if (!j)
+            return 1;
+        f = j;
+    } else {
+        rewind(f);
     }
     while ((len = getline(&line, &cap, f)) > 0) {
         char *p = line;
@@ -459,7 +537,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tulip-trace: %s: no events to show\n", in);
         return 1;
     }
-    if (!closed || bad)
+    if (!binary && (!closed || bad))
         fprintf(stderr,
                 "tulip-trace: %s: %s; showing the %lld complete events\n", in,
                 closed ? "some lines are not events"

@@ -29,6 +29,7 @@
 #define BUCKETS 4096u
 #define PAINT 0x5aU
 #define MAX_LOOPS 16
+#define MAX_WRONG_THREAD_REPORTS 20 /* then quiet */
 
 struct dbg_task {
     const struct tulip_task *t;
@@ -42,11 +43,17 @@ static pthread_mutex_t dbg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct dbg_task *buckets[BUCKETS];
 static int64_t slow_ns = 100000000;
 static TULIP_TLS int64_t step_start_ns;
-static struct {
-    tulip_loop *loop;
+/* The loops debug mode knows: the thread that runs each (from its passes),
+ * and whether it was created with opts.debug. */
+struct dbg_loop {
+    const tulip_loop *loop;
     pthread_t thread;
-} loops[MAX_LOOPS];
+    bool owned; /* thread is known */
+    bool debug; /* created with opts.debug */
+};
+static struct dbg_loop loops[MAX_LOOPS];
 static tulip_loop *last_loop;
+static unsigned wrong_thread_reports;
 
 static int64_t dbg_now_ns(void)
 {
@@ -71,12 +78,21 @@ static struct dbg_task **find(const struct tulip_task *t)
     return p;
 }
 
-int tulip_debug_enable(bool on)
+void tulip__debug_configure(void)
 {
+    static bool done;
     const char *ms = getenv("TULIP_DEBUG_SLOW_MS");
 
-    if (ms && *ms)
+    if (done)
+        return;
+    done = true;
+    if (ms && *ms && atol(ms) > 0)
         slow_ns = (int64_t)atol(ms) * 1000000;
+}
+
+int tulip_debug_enable(bool on)
+{
+    tulip__debug_configure();
     tulip__debug_on = on;
     tulip__trace_update_hooks();
     if (on)
@@ -231,37 +247,116 @@ void *const *tulip__debug_spawn_site(const struct tulip_task *t, int *n)
     return d ? d->site : NULL;
 }
 
+/* The slot of loop in loops[], or of a free one (NULL: none left);
+ * caller holds dbg_mu. */
+static struct dbg_loop *loop_slot(const tulip_loop *loop, bool add)
+{
+    struct dbg_loop *free_slot = NULL;
+
+    for (int i = 0; i < MAX_LOOPS; i++) {
+        if (loops[i].loop == loop)
+            return &loops[i];
+        if (!loops[i].loop && !free_slot)
+            free_slot = &loops[i];
+    }
+    if (add && free_slot) {
+        memset(free_slot, 0, sizeof(*free_slot));
+        free_slot->loop = loop;
+    }
+    return add ? free_slot : NULL;
+}
+
 void tulip__debug_pass(tulip_loop *loop)
 {
-    int free_slot = -1;
+    pthread_t self = pthread_self();
+    struct dbg_loop *l;
 
     last_loop = loop;
-    for (int i = 0; i < MAX_LOOPS; i++) {
+    /* Lock-free when nothing changes: the loop's own thread is the only
+     * writer of its slot's thread once the slot exists. */
+    for (int i = 0; i < MAX_LOOPS; i++)
         if (loops[i].loop == loop) {
-            loops[i].thread = pthread_self();
+            if (!loops[i].owned || !pthread_equal(loops[i].thread, self)) {
+                loops[i].thread = self;
+                loops[i].owned = true;
+            }
             return;
         }
-        if (!loops[i].loop && free_slot < 0)
-            free_slot = i;
+    pthread_mutex_lock(&dbg_mu);
+    l = loop_slot(loop, true);
+    if (l) {
+        l->thread = self;
+        l->owned = true;
     }
-    if (free_slot >= 0) {
-        loops[free_slot].thread = pthread_self();
-        loops[free_slot].loop = loop;
+    pthread_mutex_unlock(&dbg_mu);
+}
+
+bool tulip__debug_loop_set(tulip_loop *loop, bool on)
+{
+    struct dbg_loop *l;
+    bool was;
+
+    pthread_mutex_lock(&dbg_mu);
+    l = loop_slot(loop, on);
+    was = l && l->debug;
+    if (l && on) {
+        l->debug = true;
+        l->thread = pthread_self(); /* its creator's, until it runs */
+        l->owned = true;
+    } else if (l) {
+        memset(l, 0, sizeof(*l)); /* closed: forget it */
     }
+    pthread_mutex_unlock(&dbg_mu);
+    if (on && !l)
+        fprintf(stderr,
+                "tulip: debug: more than %d loops with debug on; this one "
+                "runs without\n",
+                MAX_LOOPS);
+    if (last_loop == loop && !on)
+        last_loop = NULL;
+    return was;
+}
+
+bool tulip__debug_loop_is(const tulip_loop *loop)
+{
+    for (int i = 0; i < MAX_LOOPS; i++)
+        if (loops[i].loop == loop)
+            return loops[i].debug;
+    return false;
 }
 
 void tulip__debug_check_thread(tulip_loop *loop, const char *what)
 {
+    pthread_t owner;
+    bool found = false;
+    void *frames[SITE_FRAMES + 3];
+    int n;
+
+    if (!loop)
+        return;
     for (int i = 0; i < MAX_LOOPS; i++)
-        if (loops[i].loop == loop && loop &&
-            !pthread_equal(loops[i].thread, pthread_self())) {
-            fprintf(stderr,
-                    "tulip: debug: %s called from a thread that is not the "
-                    "loop's (only tulip_loop_call_soon_threadsafe crosses "
-                    "threads)\n",
-                    what);
-            return;
+        if (loops[i].loop == loop && loops[i].owned) {
+            owner = loops[i].thread;
+            found = true;
+            break;
         }
+    if (!found || pthread_equal(owner, pthread_self()))
+        return;
+    if (__atomic_fetch_add(&wrong_thread_reports, 1, __ATOMIC_RELAXED) >=
+        MAX_WRONG_THREAD_REPORTS)
+        return;
+    fprintf(stderr,
+            "tulip: debug: wrong thread: %s on loop %p from thread %#lx, "
+            "but the loop runs on thread %#lx; a loop and its tasks are "
+            "not thread-safe (only tulip_call_soon_threadsafe crosses "
+            "threads). Called from:\n",
+            what, (void *)loop, (unsigned long)pthread_self(),
+            (unsigned long)owner);
+    /* frames 0-2: this function, the hook dispatcher, the loop's
+     * internal entry; then the API function called and its callers */
+    n = backtrace(frames, SITE_FRAMES + 3);
+    if (n > 2)
+        print_site(stderr, frames + 2, n - 2);
 }
 
 tulip_loop *tulip__debug_last_loop(void)

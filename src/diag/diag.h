@@ -30,6 +30,16 @@ TULIP_PRIVATE void tulip__debug_check_thread(tulip_loop *loop,
                                              const char *what);
 TULIP_PRIVATE void tulip__debug_pass(tulip_loop *loop);
 
+/* Read TULIP_DEBUG_SLOW_MS (once). */
+TULIP_PRIVATE void tulip__debug_configure(void);
+
+/* Mark loop as created with opts.debug (on), or forget it (off, at its
+ * close); returns whether it was so marked. */
+TULIP_PRIVATE bool tulip__debug_loop_set(tulip_loop *loop, bool on);
+
+/* Whether loop was created with opts.debug. */
+TULIP_PRIVATE bool tulip__debug_loop_is(const tulip_loop *loop);
+
 /* Where t was spawned (debug mode), or NULL: up to *n return addresses. */
 TULIP_PRIVATE void *const *tulip__debug_spawn_site(const struct tulip_task *t,
                                                    int *n);

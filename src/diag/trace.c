@@ -1,132 +1,94 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The tracer: TULIP_TRACE=path (or tulip_trace_start) writes a Chrome
- * trace-event JSON file, the format Panopticon writes (asyncio.md B.3),
- * which Perfetto and chrome://tracing load. Each task is a row (tid = its
- * id, named by a thread_name record); each step is a B/E slice named by the
- * task; a wait is a flow arrow (s at the suspension, f at the resumption,
- * id = task id) with an instant event on the task's row at the moment it
- * was woken, saying by what (a timer, a cancel, another task, an fd);
- * generators resumed get B/E slices on a row of their own; the loop row
- * (tid 0) has instant events for ready fds, and a "ready" counter.
+ * trace-event JSON file (trace_json.c says what is in it), which Perfetto
+ * and chrome://tracing load.
  *
- * The loop never formats or writes: a hook appends a fixed 64-byte binary
- * record to a thread-local buffer (a clock read and a few stores); a full
- * buffer, or one older than 50 ms at the start of a pass, is handed to a
- * writer thread under a mutex, and the writer formats JSON and writes it.
- * If the writer falls behind by more than MAX_QUEUED buffers, new buffers
- * are dropped (and counted) rather than blocking the loop. A write error
- * (full disk) stops the tracer with one message; the program runs on.
+ * Recording is cheap because the loop never formats anything: a hook
+ * appends a fixed 32-byte binary record (trace_fmt.h: a CLOCK_MONOTONIC
+ * read, the task id, two words) to a thread-local 1 MiB buffer. Names are
+ * interned: a task's name is written once (a NAME record) and every other
+ * record carries its id. A suspension is a flag on the step's END record,
+ * a resumption is implied by the BEGIN, so an echoed message costs about
+ * four records. A full buffer, or one older than 50 ms at the start of a
+ * pass, is handed to a writer thread under a mutex; the writer write(2)s
+ * it as it is into the trace file and gives the buffer back. The loop
+ * never waits for the disk: if the writer falls MAX_QUEUED buffers behind,
+ * buffers are dropped and counted (reported at stop).
  *
- * The file is a JSON array, one event per line, closed with "]" when
- * tracing stops (at exit at the latest). A file cut by a crash lacks the
- * "]" and its last line may be partial; chrome://tracing accepts the
- * unterminated array, and tulip-trace repairs it.
+ * The JSON is made at tulip_trace_stop (at exit at the latest): the binary
+ * file is converted into a temporary next to it, renamed over it. A path
+ * that is not a regular file (a device, a pipe) gets the JSON and the
+ * binary goes to an unlinked temporary file meanwhile. A program that dies
+ * without stopping leaves the binary trace at path: tulip-trace renders it
+ * (every complete record) and converts it (--json).
  *
- * This file also owns the hook table and dispatches to debug mode.
+ * A write error (a full disk) stops the recording with one message; the
+ * program runs on. This file also owns the hook table and dispatches to
+ * debug mode.
  */
 #include "../prefix.h"
 #include "diag.h"
+#include "trace_fmt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define BUF_EVENTS 4096u      /* records per buffer (256 KiB) */
-#define MAX_QUEUED 64u        /* buffers waiting for the writer before drops */
+#define BUF_RECS 32768u       /* records per buffer (1 MiB) */
+#define MAX_QUEUED 32u        /* buffers waiting for the writer before drops */
+#define MAX_SPARE 4u          /* written buffers kept for reuse */
 #define FLUSH_AGE_NS 50000000 /* hand over a buffer at least this often */
-#define GEN_TID_BASE 1000000000ull /* generator rows */
-#define WAKE_YIELD 100u            /* EV_WAKE's aux for sleep(0) */
-#define FLOW_BUCKETS 4096u
+#define NAME_CACHE 512u       /* rows whose name this thread has written */
 
-enum {
-    EV_BEGIN,  /* step of task tid begins; name */
-    EV_END,    /* it ends */
-    EV_SUSP,   /* task tid suspends: flow start */
-    EV_RESUME, /* flow end (right after the BEGIN of the next step) */
-    EV_WAKE,   /* woken: aux = why, arg = waker task id or fd + 1 << 32 */
-    EV_SPAWN,  /* task tid spawned; name; arg = spawner task id */
-    EV_CANCEL, /* cancel requested; arg = requester task id */
-    EV_IO,     /* fd ready: arg = fd, aux = revents (loop row) */
-    EV_READY,  /* counter: arg = entries ready at the start of a batch */
-    EV_GBEGIN, /* generator resumed; tid = its row; name */
-    EV_GEND
-};
-
-struct ev {
-    int64_t ts_ns;
+/* A row whose name this buffer has: its tid + 1 and the name's first
+ * bytes (a generator's row is its address, which a later generator may
+ * reuse). Each buffer names its rows again, so that any part of a trace
+ * carries the names it needs. */
+struct named {
     uint64_t tid;
-    uint64_t arg;
-    uint32_t kind;
-    uint32_t aux;
-    char name[32];
+    uint64_t head;
 };
-_Static_assert(sizeof(struct ev) == 64, "one cache line per record");
 
 struct tbuf {
-    struct ev *ev;      /* BUF_EVENTS records */
-    unsigned n;         /* used */
-    int64_t started_ns; /* time of the first record */
-    struct tbuf *next;  /* in the writer's queue */
+    struct trec *rec;  /* BUF_RECS records */
+    unsigned n;        /* used */
+    unsigned gen;      /* the tracing session it belongs to */
+    struct tbuf *next; /* in the writer's queue, or the spares */
+    struct named named[NAME_CACHE];
 };
 
 const struct tulip__hooks *tulip__hooks_on;
 bool tulip__debug_on;
+static int debug_loops; /* loops created with opts.debug, alive */
 
 static bool trace_on;
+static unsigned trace_gen = 1; /* bumped at each start */
 static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t trace_cv = PTHREAD_COND_INITIALIZER;
 static struct tbuf *queue_head, **queue_tail = &queue_head;
-static unsigned queued;
+static struct tbuf *spares;
+static unsigned queued, nspares;
 static unsigned long long dropped;
 static bool writer_quit;
 static bool writer_running;
 static pthread_t writer;
-static FILE *out;
-static bool out_failed;
-static bool first_event;
-static char *out_path; /* for a forked child's own file */
+static int spool_fd = -1; /* the binary trace being written */
+static FILE *json_out;    /* the JSON's file when not the spool's */
+static bool spool_failed; /* a write failed: the recording stopped */
+static int spool_err;
+static char *out_path; /* for the conversion and a forked child */
+
 static TULIP_TLS struct tbuf *tls_buf;
-static TULIP_TLS uint64_t tls_io_fd; /* fd + 1 of the watcher running */
+static TULIP_TLS uint64_t tls_io_fd;     /* fd + 1 of the watcher running */
+static TULIP_TLS uint64_t tls_suspended; /* task id + 1 that suspended */
 static TULIP_TLS size_t tls_last_ready;
-
-/* The writer's set of flows started and not ended, so that every f it
- * writes has its s (a step after sleep(0), a task spawned before tracing
- * began and the first step of a task have none). */
-struct flow {
-    uint64_t id;
-    struct flow *next;
-};
-static struct flow *flows[FLOW_BUCKETS];
-
-/* Whether id was open; open (true) or close (false) it. */
-static bool flow_toggle(uint64_t id, bool open)
-{
-    struct flow **p = &flows[id % FLOW_BUCKETS];
-
-    while (*p && (*p)->id != id)
-        p = &(*p)->next;
-    if (*p && !open) {
-        struct flow *f = *p;
-        *p = f->next;
-        free(f);
-        return true;
-    }
-    if (!*p && open) {
-        struct flow *f = malloc(sizeof(*f));
-        if (f) {
-            f->id = id;
-            f->next = NULL;
-            *p = f;
-        }
-        return false;
-    }
-    return *p != NULL;
-}
 
 static int64_t now_ns(void)
 {
@@ -139,206 +101,44 @@ static int64_t now_ns(void)
 /* ---- the writer thread ---------------------------------------------------
  */
 
-static void put_str(const char *s)
+/* All of n bytes, or the errno. */
+static int write_all(int fd, const void *p, size_t n)
 {
-    putc_unlocked('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(out, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(out, "\\u%04x", c);
-        else
-            putc_unlocked(c, out);
+    const char *c = p;
+
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        c += w;
+        n -= (size_t)w;
     }
-    putc_unlocked('"', out);
-}
-
-static int out_pid;
-
-/* Decimal digits of v at p, zero-padded to width; returns the end. */
-static char *put_u(char *p, uint64_t v, int width)
-{
-    char tmp[24];
-    int n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v || n < width);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-/* The fields every event has. By hand rather than fprintf: the writer
- * formats millions of these, and its CPU counts against the program. */
-static void put_head(const struct ev *e, const char *ph, uint64_t tid)
-{
-    char buf[160], *p = buf;
-    int64_t ts = e->ts_ns < 0 ? 0 : e->ts_ns;
-
-    if (!first_event)
-        *p++ = ',';
-    first_event = false;
-    memcpy(p, "\n{\"ph\":\"", 8);
-    p += 8;
-    *p++ = ph[0];
-    memcpy(p, "\",\"pid\":", 8);
-    p = put_u(p + 8, (uint64_t)out_pid, 1);
-    memcpy(p, ",\"tid\":", 7);
-    p = put_u(p + 7, tid, 1);
-    memcpy(p, ",\"ts\":", 6);
-    p = put_u(p + 6, (uint64_t)ts / 1000, 1);
-    *p++ = '.';
-    p = put_u(p, (uint64_t)ts % 1000, 3);
-    fwrite_unlocked(buf, 1, (size_t)(p - buf), out);
-}
-
-/* The rest of an s or f event: the writer's most frequent line. */
-static void put_wait_tail(const struct ev *e)
-{
-    char buf[96], *p = buf;
-    static const char head[] = ",\"cat\":\"wait\",\"name\":\"wait\",\"id\":";
-
-    memcpy(p, head, sizeof(head) - 1);
-    p = put_u(p + sizeof(head) - 1, e->tid, 1);
-    if (e->kind == EV_RESUME) {
-        memcpy(p, ",\"bp\":\"e\"", 9);
-        p += 9;
-    }
-    *p++ = '}';
-    fwrite_unlocked(buf, 1, (size_t)(p - buf), out);
-}
-
-static const char *why_name(uint32_t why)
-{
-    switch (why) {
-    case TULIP__WAKE_TIMER:
-        return "timer";
-    case TULIP__WAKE_CANCEL:
-        return "cancel";
-    case WAKE_YIELD:
-        return "yield";
-    default:
-        return "object";
-    }
-}
-
-static void put_name_meta(uint64_t tid, const char *name)
-{
-    struct ev e = {0};
-
-    put_head(&e, "M", tid);
-    fputs_unlocked(",\"name\":\"thread_name\",\"args\":{\"name\":", out);
-    put_str(name);
-    fprintf(out, "}}");
-    put_head(&e, "M", tid);
-    fprintf(out,
-            ",\"name\":\"thread_sort_index\",\"args\":{"
-            "\"sort_index\":%llu}}",
-            (unsigned long long)tid);
-}
-
-/* "by": the waking task, fd, or the loop; then the closing braces. */
-static void put_by(const struct ev *e)
-{
-    char buf[48], *p = buf;
-
-    if (e->arg >> 32) {
-        memcpy(p, "\"fd ", 4);
-        p = put_u(p + 4, e->arg & 0xffffffffu, 1);
-        *p++ = '"';
-    } else if (e->arg) {
-        memcpy(p, "\"Task ", 6);
-        p = put_u(p + 6, e->arg, 1);
-        *p++ = '"';
-    } else {
-        memcpy(p, "\"loop\"", 6);
-        p += 6;
-    }
-    memcpy(p, "}}", 2);
-    fwrite_unlocked(buf, 1, (size_t)(p + 2 - buf), out);
-}
-
-static void put_event(const struct ev *e)
-{
-    char nm[33];
-
-    memcpy(nm, e->name, 32);
-    nm[32] = '\0';
-    switch (e->kind) {
-    case EV_BEGIN:
-    case EV_GBEGIN:
-        put_head(e, "B", e->tid);
-        fputs_unlocked(e->kind == EV_BEGIN ? ",\"cat\":\"task\",\"name\":"
-                                           : ",\"cat\":\"generator\",\"name\":",
-                       out);
-        put_str(nm);
-        fputs_unlocked("}", out);
-        break;
-    case EV_END:
-    case EV_GEND:
-        put_head(e, "E", e->tid);
-        fputs_unlocked("}", out);
-        break;
-    case EV_SUSP:
-    case EV_RESUME:
-        if (flow_toggle(e->tid, e->kind == EV_SUSP) != (e->kind == EV_RESUME))
-            break; /* an s already open, or an f without its s */
-        put_head(e, e->kind == EV_SUSP ? "s" : "f", e->tid);
-        put_wait_tail(e);
-        break;
-    case EV_WAKE:
-        put_head(e, "i", e->tid);
-        fputs_unlocked(",\"s\":\"t\",\"cat\":\"wake\",\"name\":\"woken: ", out);
-        fputs_unlocked(why_name(e->aux), out);
-        fputs_unlocked("\",\"args\":{\"why\":\"", out);
-        fputs_unlocked(why_name(e->aux), out);
-        fputs_unlocked("\",\"by\":", out);
-        put_by(e);
-        break;
-    case EV_SPAWN:
-        put_name_meta(e->tid, nm);
-        break;
-    case EV_CANCEL:
-        put_head(e, "i", e->tid);
-        fputs_unlocked(",\"s\":\"t\",\"cat\":\"cancel\",\"name\":\"cancel\","
-                       "\"args\":{\"by\":",
-                       out);
-        put_by(e);
-        break;
-    case EV_IO:
-        put_head(e, "i", 0);
-        fprintf(out,
-                ",\"s\":\"t\",\"cat\":\"io\",\"name\":\"fd %llu ready\","
-                "\"args\":{\"fd\":%llu,\"revents\":%u}}",
-                (unsigned long long)e->arg, (unsigned long long)e->arg, e->aux);
-        break;
-    case EV_READY:
-        put_head(e, "C", 0);
-        fprintf(out, ",\"name\":\"ready\",\"args\":{\"ready\":%llu}}",
-                (unsigned long long)e->arg);
-        break;
-    default:
-        break;
-    }
+    return 0;
 }
 
 static void write_buf(struct tbuf *b)
 {
-    if (out_failed)
+    int err;
+
+    if (spool_failed)
         return;
-    for (unsigned i = 0; i < b->n; i++)
-        put_event(&b->ev[i]);
-    if (fflush(out) != 0 || ferror(out)) {
-        int err = errno;
-        out_failed = true;
+    err = write_all(spool_fd, b->rec, sizeof(struct trec) * b->n);
+    if (err) {
+        spool_failed = true;
+        spool_err = err;
         fprintf(stderr,
                 "tulip: trace: write failed (%s); tracing stopped, the "
                 "program goes on\n",
                 strerror(err));
     }
+}
+
+static void buf_free(struct tbuf *b)
+{
+    free(b->rec);
+    free(b);
 }
 
 static void *writer_main(void *unused)
@@ -357,72 +157,100 @@ static void *writer_main(void *unused)
         queued--;
         pthread_mutex_unlock(&trace_mu);
         write_buf(b);
-        free(b->ev);
-        free(b);
         pthread_mutex_lock(&trace_mu);
+        if (nspares < MAX_SPARE) {
+            b->next = spares;
+            spares = b;
+            nspares++;
+        } else {
+            buf_free(b);
+        }
     }
     pthread_mutex_unlock(&trace_mu);
     return NULL;
 }
 
-/* ---- recording (the loop's threads) -------------------------------------
+/* ---- recording (the loops' threads) --------------------------------------
  */
-
-static struct tbuf *buf_new(void)
-{
-    struct tbuf *b = malloc(sizeof(*b));
-
-    if (!b)
-        return NULL;
-    b->ev = malloc(sizeof(struct ev) * BUF_EVENTS);
-    if (!b->ev) {
-        free(b);
-        return NULL;
-    }
-    b->n = 0;
-    b->next = NULL;
-    b->started_ns = 0;
-    return b;
-}
 
 /* Give the thread's buffer to the writer (or drop it if it lags). */
 static void buf_handoff(void)
 {
     struct tbuf *b = tls_buf;
 
-    if (!b || b->n == 0)
+    if (!b)
         return;
     tls_buf = NULL;
     pthread_mutex_lock(&trace_mu);
-    if (queued >= MAX_QUEUED || !writer_running) {
-        dropped += b->n;
+    if (b->n == 0 || b->gen != trace_gen || queued >= MAX_QUEUED ||
+        !writer_running || spool_failed) {
+        if (b->n && b->gen == trace_gen && queued >= MAX_QUEUED)
+            dropped += b->n;
+        if (nspares < MAX_SPARE) {
+            b->next = spares;
+            spares = b;
+            nspares++;
+            b = NULL;
+        }
         pthread_mutex_unlock(&trace_mu);
-        free(b->ev);
-        free(b);
+        if (b)
+            buf_free(b);
         return;
     }
     *queue_tail = b;
     queue_tail = &b->next;
+    b->next = NULL;
     queued++;
     pthread_cond_signal(&trace_cv);
     pthread_mutex_unlock(&trace_mu);
 }
 
-static struct ev *record(uint32_t kind, uint64_t tid)
+/* A buffer for this thread: a spare, else a new one. */
+__attribute__((noinline, cold)) static struct tbuf *buf_fresh(void)
+{
+    struct tbuf *b;
+
+    buf_handoff();
+    pthread_mutex_lock(&trace_mu);
+    b = spares;
+    if (b) {
+        spares = b->next;
+        nspares--;
+    }
+    pthread_mutex_unlock(&trace_mu);
+    if (!b) {
+        b = malloc(sizeof(*b));
+        if (!b)
+            return NULL;
+        b->rec = malloc(sizeof(struct trec) * BUF_RECS);
+        if (!b->rec) {
+            free(b);
+            return NULL;
+        }
+    }
+    b->n = 0;
+    b->next = NULL;
+    b->gen = __atomic_load_n(&trace_gen, __ATOMIC_RELAXED);
+    memset(b->named, 0, sizeof(b->named));
+    tls_buf = b;
+    return b;
+}
+
+/* A record of kind for row tid, timestamped now; NULL if out of memory. */
+static inline struct trec *record(uint32_t kind, uint64_t tid)
 {
     struct tbuf *b = tls_buf;
-    struct ev *e;
+    struct trec *e;
 
-    if (tulip__unlikely(!b || b->n == BUF_EVENTS)) {
-        buf_handoff();
-        b = tls_buf = buf_new();
+    if (tulip__unlikely(!b || b->n >= BUF_RECS - 1 ||
+                        b->gen !=
+                            __atomic_load_n(&trace_gen, __ATOMIC_RELAXED))) {
+        b = buf_fresh();
         if (!b)
             return NULL;
     }
-    e = &b->ev[b->n++];
-    e->ts_ns = now_ns();
-    if (b->n == 1)
-        b->started_ns = e->ts_ns;
+    e = &b->rec[b->n++];
+    e->ts = now_ns();
     e->kind = kind;
     e->tid = tid;
     e->arg = 0;
@@ -430,13 +258,39 @@ static struct ev *record(uint32_t kind, uint64_t tid)
     return e;
 }
 
-static void set_name(struct ev *e, const char *name)
+/* Write row tid's name into the thread's buffer (the slow path). */
+__attribute__((noinline)) static void name_write(uint64_t tid, const char *name,
+                                                 uint64_t head)
 {
-    size_t n = strnlen(name, sizeof(e->name));
+    struct tbuf *b;
+    struct named *c;
 
-    memcpy(e->name, name, n);
-    if (n < sizeof(e->name))
-        e->name[n] = '\0';
+    if (!record(TREC_NAME, tid))
+        return;
+    b = tls_buf; /* record() left room for the payload */
+    c = &b->named[tid % NAME_CACHE];
+    memcpy(&b->rec[b->n], name, TREC_NAME_MAX);
+    ((char *)&b->rec[b->n])[TREC_NAME_MAX - 1] = '\0';
+    b->n++;
+    c->tid = tid + 1;
+    c->head = head;
+}
+
+/* Write row tid's name unless the thread's buffer has it already. */
+static inline void name_row(uint64_t tid, const char *name)
+{
+    struct tbuf *b = tls_buf;
+    uint64_t head;
+
+    memcpy(&head, name, sizeof(head)); /* names are 32-byte arrays */
+    if (tulip__likely(b && b->n < BUF_RECS - 1 &&
+                      b->gen ==
+                          __atomic_load_n(&trace_gen, __ATOMIC_RELAXED))) {
+        const struct named *c = &b->named[tid % NAME_CACHE];
+        if (c->tid == tid + 1 && c->head == head)
+            return;
+    }
+    name_write(tid, name, head);
 }
 
 static uint64_t current_task_id(void)
@@ -446,174 +300,265 @@ static uint64_t current_task_id(void)
     return cur ? cur->id : 0;
 }
 
-static void trace_step_begin(struct tulip_task *t)
-{
-    struct ev *e = record(EV_BEGIN, t->id);
-
-    if (!e)
-        return;
-    set_name(e, t->co.name);
-    tls_io_fd = 0;
-    record(EV_RESUME, t->id); /* dropped by the writer after no wait */
-}
-
-static void trace_wake(struct tulip_task *t, int why)
-{
-    struct ev *e = record(EV_WAKE, t->id);
-    uint64_t by = current_task_id();
-
-    if (!e)
-        return;
-    e->aux = (uint32_t)why;
-    e->arg = by ? by : (tls_io_fd ? tls_io_fd - 1 + (1ull << 32) : 0);
-}
-
 static uint64_t gen_tid(void *g)
 {
     /* A row per generator object; an address reused later reuses it. */
-    return GEN_TID_BASE + (((uintptr_t)g >> 4) & 0x3fffffff);
+    return TREC_GEN_TID_BASE + (((uintptr_t)g >> 4) & 0x3fffffff);
 }
 
-/* ---- the hook table -------------------------------------------------------
+/* ---- the hook tables ------------------------------------------------------
+ * Tracing alone installs trace_hooks (no debug checks on the way); debug
+ * mode, for every loop or for loops created with opts.debug, installs
+ * diag_hooks, which dispatch to both.
  */
+
+static void tr_step_begin(void *p)
+{
+    struct tulip_task *t = p;
+
+    if (!trace_on)
+        return;
+    name_row(t->id, t->co.name);
+    record(TREC_BEGIN, t->id);
+    tls_io_fd = 0;
+    tls_suspended = 0;
+}
+
+static void tr_step_end(void *p)
+{
+    struct tulip_task *t = p;
+    struct trec *e;
+
+    if (!trace_on)
+        return;
+    e = record(TREC_END, t->id);
+    if (e && tls_suspended == t->id + 1)
+        e->aux = 1;
+    tls_suspended = 0;
+}
+
+static void tr_suspend(void *p)
+{
+    tls_suspended = ((struct tulip_task *)p)->id + 1;
+}
+
+static void tr_yield(void *p)
+{
+    if (trace_on)
+        record(TREC_YIELD, ((struct tulip_task *)p)->id);
+}
+
+static void tr_wake(void *p, int why)
+{
+    struct tulip_task *t = p;
+    struct trec *e;
+    uint64_t by;
+
+    if (!trace_on || !(e = record(TREC_WAKE, t->id)))
+        return;
+    by = current_task_id();
+    e->aux = (uint32_t)why;
+    if (!by && tls_io_fd && why != TULIP__WAKE_TIMER)
+        by = tls_io_fd - 1 + (1ull << 32); /* in an fd's callback */
+    e->arg = by;
+}
+
+static void tr_spawn(void *p, void *site)
+{
+    struct tulip_task *t = p;
+    struct trec *e;
+
+    (void)site;
+    if (!trace_on)
+        return;
+    name_row(t->id, t->co.name);
+    e = record(TREC_SPAWN, t->id);
+    if (e)
+        e->arg = current_task_id();
+}
+
+static void tr_cancel(void *p)
+{
+    struct tulip_task *t = p;
+    struct trec *e;
+
+    if (trace_on && (e = record(TREC_CANCEL, t->id)))
+        e->arg = current_task_id();
+}
+
+static void tr_gen_begin(void *g)
+{
+    uint64_t tid = gen_tid(g);
+    char name[TREC_NAME_MAX] = {0};
+
+    if (!trace_on)
+        return;
+    strncpy(name, tulip_gen_name(g), sizeof(name) - 1);
+    name_row(tid, name);
+    record(TREC_GBEGIN, tid);
+}
+
+static void tr_gen_end(void *g)
+{
+    if (trace_on)
+        record(TREC_GEND, gen_tid(g));
+}
+
+static void tr_io(void *loop, int fd, unsigned revents)
+{
+    struct trec *e;
+
+    (void)loop;
+    tls_io_fd = (uint64_t)fd + 1;
+    if (trace_on && (e = record(TREC_IO, 0))) {
+        e->arg = (uint64_t)fd;
+        e->aux = revents;
+    }
+}
+
+static void tr_pass(void *loop, void *ready_head, size_t more)
+{
+    size_t n = more;
+    struct tbuf *b;
+
+    (void)loop;
+    tls_io_fd = 0;
+    if (!trace_on)
+        return;
+    for (struct tulip__cb *cb = ready_head; cb; cb = cb->next)
+        n++;
+    if (n != tls_last_ready) {
+        struct trec *e = record(TREC_READY, 0);
+        if (e)
+            e->arg = n;
+        tls_last_ready = n;
+    }
+    b = tls_buf;
+    if (b && b->n && b->rec[0].ts + FLUSH_AGE_NS < b->rec[b->n - 1].ts)
+        buf_handoff();
+}
+
+static const struct tulip__hooks trace_hooks = {
+    .step_begin = tr_step_begin,
+    .step_end = tr_step_end,
+    .suspend = tr_suspend,
+    .wake = tr_wake,
+    .yield = tr_yield,
+    .spawn = tr_spawn,
+    .cancel = tr_cancel,
+    .gen_begin = tr_gen_begin,
+    .gen_end = tr_gen_end,
+    .io = tr_io,
+    .pass = tr_pass,
+};
+
+static inline bool debug_for(void *loop)
+{
+    return tulip__debug_on ||
+           (__atomic_load_n(&debug_loops, __ATOMIC_RELAXED) > 0 &&
+            tulip__debug_loop_is(loop));
+}
 
 static void hook_step_begin(void *p)
 {
-    if (tulip__debug_on)
-        tulip__debug_step_begin(p);
-    if (trace_on)
-        trace_step_begin(p);
+    struct tulip_task *t = p;
+
+    if (debug_for(t->loop))
+        tulip__debug_step_begin(t);
+    tr_step_begin(p);
 }
 
 static void hook_step_end(void *p)
 {
     struct tulip_task *t = p;
 
-    if (trace_on)
-        record(EV_END, t->id);
-    if (tulip__debug_on)
+    tr_step_end(p);
+    if (debug_for(t->loop))
         tulip__debug_step_end(t);
-}
-
-static void hook_suspend(void *p)
-{
-    if (trace_on)
-        record(EV_SUSP, ((struct tulip_task *)p)->id);
-}
-
-static void hook_yield(void *p)
-{
-    struct tulip_task *t = p;
-
-    if (trace_on) {
-        record(EV_SUSP, t->id);
-        struct ev *e = record(EV_WAKE, t->id);
-        if (e)
-            e->aux = WAKE_YIELD;
-    }
-}
-
-static void hook_wake(void *p, int why)
-{
-    if (trace_on)
-        trace_wake(p, why);
 }
 
 static void hook_spawn(void *p, void *site)
 {
     struct tulip_task *t = p;
 
-    if (tulip__debug_on)
+    if (debug_for(t->loop))
         tulip__debug_spawn(t, site);
-    if (trace_on) {
-        struct ev *e = record(EV_SPAWN, t->id);
-        if (e) {
-            set_name(e, t->co.name);
-            e->arg = current_task_id();
-        }
-    }
+    tr_spawn(p, site);
 }
 
 static void hook_cancel(void *p)
 {
     struct tulip_task *t = p;
 
-    if (tulip__debug_on)
+    if (debug_for(t->loop))
         tulip__debug_check_thread(t->loop, "tulip_task_cancel");
-    if (trace_on) {
-        struct ev *e = record(EV_CANCEL, t->id);
-        if (e)
-            e->arg = current_task_id();
-    }
+    tr_cancel(p);
 }
 
 static void hook_release(void *p)
 {
-    if (tulip__debug_on)
-        tulip__debug_release(p);
-}
+    struct tulip_task *t = p;
 
-static void hook_gen_begin(void *g)
-{
-    if (trace_on) {
-        struct ev *e = record(EV_GBEGIN, gen_tid(g));
-        if (e)
-            set_name(e, tulip_gen_name(g));
-    }
-}
-
-static void hook_gen_end(void *g)
-{
-    if (trace_on)
-        record(EV_GEND, gen_tid(g));
-}
-
-static void hook_io(void *loop, int fd, unsigned revents)
-{
-    (void)loop;
-    tls_io_fd = (uint64_t)fd + 1;
-    if (trace_on) {
-        struct ev *e = record(EV_IO, 0);
-        if (e) {
-            e->arg = (uint64_t)fd;
-            e->aux = revents;
-        }
-    }
+    if (debug_for(t->loop))
+        tulip__debug_release(t);
 }
 
 static void hook_pass(void *loop, void *ready_head, size_t more)
 {
-    size_t n = more;
-
-    tls_io_fd = 0;
-    if (tulip__debug_on)
+    if (debug_for(loop))
         tulip__debug_pass(loop);
-    if (!trace_on)
-        return;
-    for (struct tulip__cb *cb = ready_head; cb; cb = cb->next)
-        n++;
-    if (n != tls_last_ready) {
-        struct ev *e = record(EV_READY, 0);
-        if (e)
-            e->arg = n;
-        tls_last_ready = n;
+    tr_pass(loop, ready_head, more);
+}
+
+static void hook_check_thread(void *loop, const char *what)
+{
+    if (debug_for(loop))
+        tulip__debug_check_thread(loop, what);
+}
+
+/* A loop created (on) or closed (off) with opts.debug. */
+static void hook_loop_debug(void *loop, bool on)
+{
+    if (on) {
+        tulip__debug_configure();
+        tulip__debug_loop_set(loop, true);
+        __atomic_add_fetch(&debug_loops, 1, __ATOMIC_ACQ_REL);
+    } else if (tulip__debug_loop_set(loop, false)) {
+        __atomic_sub_fetch(&debug_loops, 1, __ATOMIC_ACQ_REL);
+    } else {
+        return; /* not a debug loop */
     }
-    if (tls_buf && tls_buf->n &&
-        tls_buf->ev[0].ts_ns + FLUSH_AGE_NS < tls_buf->ev[tls_buf->n - 1].ts_ns)
-        buf_handoff();
+    tulip__trace_update_hooks();
 }
 
 static const struct tulip__hooks diag_hooks = {
-    hook_step_begin, hook_step_end, hook_suspend, hook_wake,
-    hook_yield,      hook_spawn,    hook_cancel,  hook_release,
-    hook_gen_begin,  hook_gen_end,  hook_io,      hook_pass,
+    .step_begin = hook_step_begin,
+    .step_end = hook_step_end,
+    .suspend = tr_suspend,
+    .wake = tr_wake,
+    .yield = tr_yield,
+    .spawn = hook_spawn,
+    .cancel = hook_cancel,
+    .release = hook_release,
+    .gen_begin = tr_gen_begin,
+    .gen_end = tr_gen_end,
+    .io = tr_io,
+    .pass = hook_pass,
+    .loop_debug = hook_loop_debug,
+    .check_thread = hook_check_thread,
 };
+
+const struct tulip__hooks *const tulip__hooks_table = &diag_hooks;
 
 void tulip__trace_update_hooks(void)
 {
-    __atomic_store_n(&tulip__hooks_on,
-                     trace_on || tulip__debug_on ? &diag_hooks : NULL,
-                     __ATOMIC_RELEASE);
+    const struct tulip__hooks *h = NULL;
+
+    if (tulip__debug_on || __atomic_load_n(&debug_loops, __ATOMIC_ACQUIRE))
+        h = &diag_hooks;
+    else if (trace_on)
+        h = &trace_hooks;
+    __atomic_store_n(&tulip__hooks_on, h, __ATOMIC_RELEASE);
 }
 
 /* ---- start, stop ----------------------------------------------------------
@@ -643,18 +588,17 @@ static void atfork_child(void)
     pthread_cond_init(&trace_cv, NULL);
     if (!trace_on)
         return;
-    if (tls_buf)
-        tls_buf->n = 0; /* the parent's events, the parent's to write */
-    queue_head = NULL;  /* the parent's buffers: the parent writes them */
+    tls_buf = NULL;    /* the parent's events, the parent's to write */
+    queue_head = NULL; /* (its buffers stay allocated in the child) */
     queue_tail = &queue_head;
     queued = 0;
     trace_on = false;
     writer_running = false;
-    if (out)
-        close(fileno_unlocked(out)); /* not fclose (the parent flushes its
-                                         data), nor fileno (the writer may
-                                         have held the lock at the fork) */
-    out = NULL;
+    close(spool_fd); /* the parent's */
+    spool_fd = -1;
+    if (json_out)
+        close(fileno_unlocked(json_out)); /* not fclose: the parent's data */
+    json_out = NULL;
     snprintf(path, sizeof(path), "%s.%d", out_path, (int)getpid());
     if (tulip_trace_start(path) != 0)
         fprintf(stderr, "tulip: trace: %s: cannot trace the child\n", path);
@@ -663,17 +607,39 @@ static void atfork_child(void)
 int tulip_trace_start(const char *path)
 {
     static bool atfork_done;
-    FILE *f;
-    int rc;
+    struct trec hdr = {0};
+    struct stat sb;
+    int rc, fd;
 
     if (!path)
         return -EINVAL;
     if (trace_on)
         return -EBUSY;
-    f = fopen(path, "w");
-    if (!f)
-        return -errno;
-    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        /* a device or a pipe: the JSON goes there at the end, the binary
+         * to a temporary file meanwhile */
+        json_out = fopen(path, "w");
+        if (!json_out)
+            return -errno;
+        FILE *tmp = tmpfile();
+        if (!tmp) {
+            rc = -errno;
+            fclose(json_out);
+            json_out = NULL;
+            return rc;
+        }
+        fd = dup(fileno(tmp));
+        fclose(tmp);
+    } else {
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    }
+    if (fd < 0) {
+        rc = -errno;
+        if (json_out)
+            fclose(json_out);
+        json_out = NULL;
+        return rc;
+    }
     if (!atfork_done) {
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         atfork_done = true;
@@ -682,60 +648,128 @@ int tulip_trace_start(const char *path)
         free(out_path);
         out_path = strdup(path);
     }
-    out = f;
-    out_pid = (int)getpid();
-    out_failed = false;
-    first_event = true;
+    spool_fd = fd;
+    spool_failed = false;
+    spool_err = 0;
     dropped = 0;
     writer_quit = false;
-    if (fputs("[", out) == EOF) {
-        fclose(out);
-        out = NULL;
-        return -EIO;
-    }
-    rc = pthread_create(&writer, NULL, writer_main, NULL);
+    memcpy(&hdr, TREC_MAGIC, 8);
+    hdr.kind = TREC_HEADER;
+    hdr.arg = (uint64_t)getpid();
+    hdr.aux = 1;
+    hdr.tid = (uint64_t)now_ns();
+    rc = write_all(fd, &hdr, sizeof(hdr));
+    if (rc == 0)
+        rc = pthread_create(&writer, NULL, writer_main, NULL);
     if (rc) {
-        fclose(out);
-        out = NULL;
+        close(fd);
+        spool_fd = -1;
+        if (json_out)
+            fclose(json_out);
+        json_out = NULL;
         return -rc;
     }
     writer_running = true;
-    {
-        struct ev e = {0};
-        put_name_meta(0, "loop");
-        (void)e;
-    }
+    __atomic_add_fetch(&trace_gen, 1, __ATOMIC_RELEASE);
+    tls_last_ready = (size_t)-1;
     trace_on = true;
     tulip__trace_update_hooks();
     return 0;
 }
 
+/* The binary in spool_fd to JSON: into json_out, or into a temporary
+ * renamed over out_path. Returns 0 or a negative errno (with a message). */
+static int convert(void)
+{
+    struct trec_stats st;
+    char tmp[4200];
+    FILE *in, *out = json_out;
+    int fd = dup(spool_fd), rc;
+
+    if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0 || !(in = fdopen(fd, "r"))) {
+        rc = -errno;
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "tulip: trace: %s: cannot read it back (%s)\n",
+                out_path, strerror(-rc));
+        return rc;
+    }
+    if (!out) {
+        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out_path, (int)getpid());
+        out = fopen(tmp, "w");
+        if (!out) {
+            rc = -errno;
+            fclose(in);
+            fprintf(stderr,
+                    "tulip: trace: %s: %s; the binary trace is left in %s "
+                    "(tulip-trace --json converts it)\n",
+                    tmp, strerror(-rc), out_path);
+            return rc;
+        }
+    }
+    setvbuf(in, NULL, _IOFBF, 1 << 20);
+    setvbuf(out, NULL, _IOFBF, 1 << 20);
+    rc = tulip__trec_to_json(in, out, &st);
+    fclose(in);
+    if (fclose(out) != 0 && rc == 0)
+        rc = -errno;
+    if (json_out) {
+        json_out = NULL;
+        if (rc)
+            fprintf(stderr, "tulip: trace: writing %s failed (%s)\n", out_path,
+                    strerror(-rc));
+        return rc;
+    }
+    if (rc == 0 && rename(tmp, out_path) != 0)
+        rc = -errno;
+    if (rc) {
+        unlink(tmp);
+        fprintf(stderr,
+                "tulip: trace: converting %s to JSON failed (%s); the "
+                "binary trace is left there (tulip-trace --json converts "
+                "it)\n",
+                out_path, strerror(-rc));
+    }
+    return rc;
+}
+
 int tulip_trace_stop(void)
 {
     int rc = 0;
+    struct trec *e;
 
     if (!trace_on)
         return -EALREADY;
+    e = record(TREC_STOP, 0); /* this thread's; other loops are idle */
     trace_on = false;
     tulip__trace_update_hooks();
-    buf_handoff(); /* this thread's; other loops must be idle by now */
+    buf_handoff();
     pthread_mutex_lock(&trace_mu);
     writer_quit = true;
     pthread_cond_signal(&trace_cv);
     pthread_mutex_unlock(&trace_mu);
     pthread_join(writer, NULL);
-    for (unsigned i = 0; i < FLOW_BUCKETS; i++)
-        while (flows[i]) {
-            struct flow *f = flows[i];
-            flows[i] = f->next;
-            free(f);
-        }
+    pthread_mutex_lock(&trace_mu);
     writer_running = false;
-    if (!out_failed)
-        fputs("\n]\n", out);
-    if (fclose(out) != 0 || out_failed)
+    while (spares) { /* keep no 1 MiB buffers while tracing is off */
+        struct tbuf *b = spares;
+        spares = b->next;
+        buf_free(b);
+    }
+    nspares = 0;
+    pthread_mutex_unlock(&trace_mu);
+    if (!e && !spool_failed)
+        fprintf(stderr, "tulip: trace: out of memory for the last events\n");
+    if (spool_failed) {
         rc = -EIO;
-    out = NULL;
+        if (json_out)
+            fclose(json_out);
+        json_out = NULL;
+    } else {
+        rc = convert() ? -EIO : 0;
+    }
+    close(spool_fd);
+    spool_fd = -1;
     if (dropped)
         fprintf(stderr, "tulip: trace: %llu events dropped (writer behind)\n",
                 dropped);

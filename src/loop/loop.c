@@ -78,6 +78,8 @@ int tulip_loop_new(tulip_loop **out, const struct tulip_loop_opts *opts)
     if (rc < 0)
         goto out_close_backend;
     *out = loop;
+    if (opts && opts->debug && tulip__hooks_table)
+        tulip__hooks_table->loop_debug(loop, true);
     return 0;
 
 out_close_backend:
@@ -98,6 +100,7 @@ int tulip_loop_close(tulip_loop *loop)
         if (rc < 0)
             return rc;
     }
+    TULIP__HOOK(loop_debug, loop, false); /* if it was created with debug */
     /* Discard what is still queued, as asyncio's close() does. Handles and
      * timers live in memory freed below; only cross-thread nodes are
      * allocated one by one. */
@@ -120,6 +123,8 @@ void tulip__loop_ready_push(tulip_loop *loop, struct tulip__cb *cb)
     cb->next = NULL;
     *loop->ready_tail = cb;
     loop->ready_tail = &cb->next;
+    /* last, so that it is a tail call (no frame when hooks are off) */
+    TULIP__HOOK(check_thread, loop, "a callback or task step scheduled");
 }
 
 struct tulip__cb *tulip__loop_ready_take(tulip_loop *loop)

@@ -19,6 +19,7 @@
  */
 #include "../prefix.h"
 #include "loop_int.h"
+#include "../hooks.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -163,6 +164,7 @@ bool tulip__timer_armed(const struct tulip__timer *t)
 int tulip__loop_timer_start(tulip_loop *loop, struct tulip__timer *t,
                             int64_t deadline_ns)
 {
+    TULIP__HOOK(check_thread, loop, "a timer armed");
     tulip__loop_timer_stop(loop, t);
     if (tulip__unlikely(loop->heap_size == loop->heap_cap)) {
         int rc = timer_heap_grow(loop);
