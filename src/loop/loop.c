@@ -246,7 +246,10 @@ static void loop_run_batch(tulip_loop *loop)
         loop->pending[i] = NULL;
         io->pending_index = (size_t)-1;
         TULIP__HOOK(io, loop, io->fd, io->revents);
-        n++;
+        /* Not counted against the poll budget: a poll right after this
+         * pass, before the tasks these watchers woke have read, would
+         * report the same unread fds again (level-triggered) and wake each
+         * task a second time for a read that finds nothing. */
         io->fn(io, io->revents);
     }
     loop->pending_count = 0;

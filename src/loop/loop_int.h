@@ -16,8 +16,9 @@
  * When callbacks are ready and user fds are watched, asyncio polls with
  * timeout 0 on every pass. An epoll_wait costs about 90 ns here, more than
  * a whole task switch, so the loop polls only once this many ready entries
- * have been dispatched since the last poll (and always when it is idle or
- * stopping). I/O readiness is therefore noticed after at most this many
+ * and due timers have run since the last poll (and always when it is idle
+ * or stopping). The watchers a poll found do not count: the tasks they wake
+ * run before the next poll. I/O readiness is therefore noticed after at most this many
  * callbacks plus the batch during which the budget ran out.
  */
 #if TULIP_STRESS
