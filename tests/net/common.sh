@@ -4,7 +4,12 @@
 #   need_tools TOOL...        exit 77 (skipped) if one is missing
 #   start_server EXE ARGS...  run it in the background (pid in $spid,
 #                             output in $dir/server.out), set $port from
-#                             its "listening on port N" line
+#                             its "listening on port N" line; with
+#                             sigint=1, SIGINT's default disposition is
+#                             restored for it first (python3), since sh
+#                             makes background jobs ignore SIGINT
+#   stop_server [SIGNAL]      TERM (the default) or INT; the server must
+#                             exit 0 within 10 s and write no stderr
 #   fail MESSAGE              report a failure (the script goes on)
 #   finish                    exit 1 if anything failed, else 0
 # Times scale with TULIP_TEST_TIMEOUT_MULTIPLIER (as the C tests' do): $mult.
@@ -31,7 +36,14 @@ fail() {
 }
 
 start_server() {
-    "$@" --port 0 >"$dir/server.out" 2>"$dir/server.err" &
+    if [ "${sigint:-0}" = 1 ]; then
+        python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$@" --port 0 \
+            >"$dir/server.out" 2>"$dir/server.err" &
+    else
+        "$@" --port 0 >"$dir/server.out" 2>"$dir/server.err" &
+    fi
     spid=$!
     port=""
     for _ in $(seq 200); do
@@ -44,22 +56,21 @@ start_server() {
     exit 1
 }
 
-# Stop the server with SIGTERM; it must exit 0 within 10 s (x $mult).
 stop_server() {
-    kill -TERM "$spid"
+    kill -"${1:-TERM}" "$spid"
     i=0
     while kill -0 "$spid" 2>/dev/null && [ $i -lt $((100 * mult)) ]; do
         sleep 0.1
         i=$((i + 1))
     done
     if kill -0 "$spid" 2>/dev/null; then
-        fail "the server did not exit within 10 s of SIGTERM"
+        fail "the server did not exit within 10 s of SIG${1:-TERM}"
         kill -KILL "$spid"
     fi
     st=0
     wait "$spid" || st=$?
     spid=""
-    [ $st -eq 0 ] || fail "server exit status $st after SIGTERM"
+    [ $st -eq 0 ] || fail "server exit status $st after SIG${1:-TERM}"
     if [ -s "$dir/server.err" ]; then
         fail "the server wrote to stderr:"
         head -20 "$dir/server.err" >&2

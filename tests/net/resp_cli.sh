@@ -3,12 +3,13 @@
 # Drive examples/resp_server with redis-cli (Debian's redis-tools): every
 # command's reply checked exactly, errors included; expiry in real time
 # (lazy and by the sweep task); binary-safe keys and values; pipelining
-# with redis-cli --pipe and with raw bytes through nc, replies in order.
+# with redis-cli --pipe and with raw bytes through nc, replies in order;
+# SIGINT shuts it down gracefully.
 #   resp_cli.sh RESP_SERVER
 set -eu
 . "$(dirname "$0")/common.sh"
-need_tools redis-cli nc
-start_server "$1" --sweep-ms 50
+need_tools redis-cli nc python3
+sigint=1 start_server "$1" --sweep-ms 50
 
 cli() {
     timeout $((10 * mult)) redis-cli -p "$port" --no-raw "$@" 2>&1
@@ -178,6 +179,7 @@ cmp -s "$dir/want" "$dir/got" || {
     od -c "$dir/got" | head -20 >&2
 }
 
-stop_server
-grep -q '^shutdown (SIGTERM): ' "$dir/server.out" || fail "no shutdown line"
+# Ctrl-C: a graceful shutdown too.
+stop_server INT
+grep -q '^shutdown (SIGINT): ' "$dir/server.out" || fail "no shutdown line"
 finish
