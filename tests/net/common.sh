@@ -36,6 +36,10 @@ fail() {
 }
 
 start_server() {
+    # Made here: the background job may not have opened them yet when the
+    # loop below first reads.
+    : >"$dir/server.out"
+    : >"$dir/server.err"
     if [ "${sigint:-0}" = 1 ]; then
         python3 -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
