@@ -34,7 +34,9 @@
  * second so that the client gets the reply), before anything is allocated
  * for it.
  * Replies are flushed and drained (back-pressure) whenever 64 KiB gather,
- * so a client that pipelines without reading stops being read.
+ * so a client that pipelines without reading stops being read; one reply
+ * is built whole, though (as Redis does), so an MGET of many big values
+ * takes their size in memory for a moment.
  */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, strncasecmp */
 #include <ctype.h>

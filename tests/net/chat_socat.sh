@@ -10,8 +10,9 @@
 #     within a time bound, and the stalled client is disconnected once its
 #     queue has stayed full for --stall-ms, as the server's header
 #     documents ("* slow was disconnected (too slow)");
-#  3. a line over --max-line is answered "* line too long" and closed;
-#  4. SIGTERM: the clients get "* server shutting down", exit status 0.
+#  3. a taken name is refused, /nick renames;
+#  4. a line over --max-line is answered "* line too long" and closed;
+#  5. SIGTERM: the clients get "* server shutting down", exit status 0.
 #   chat_socat.sh CHAT_SERVER
 set -eu
 . "$(dirname "$0")/common.sh"
@@ -98,13 +99,19 @@ echo "$name: $lines lines reached the listener in ${took} s with a client stalle
 kill -CONT $slowpid 2>/dev/null || true
 kill $slowpid 2>/dev/null || true
 
-# 3. A line over the limit.
+# 3. Names: a taken one is refused, /nick renames (everyone is told).
+client nicky "echo listener; sleep 0.3; echo nicky; sleep 0.3; echo /nick nick2; $hold"
+wait_for "$dir/nicky.out" '^\* listener is taken; try another name$' 10
+wait_for "$dir/server.out" '^nick nicky nick2$' 10
+wait_for "$dir/listener.out" '^\* nicky is now known as nick2$' 10
+
+# 4. A line over the limit.
 client long "echo longline; sleep 0.5; printf '%0300d\n' 0; $hold"
 wait_for "$dir/long.out" '^\* line too long' 10
 wait_for "$dir/server.out" '^leave longline (left (line too long))$' 10
 wait_for "$dir/listener.out" '^\* longline left (line too long)$' 10
 
-# 4. Shutdown: the listener is told, the server exits 0.
+# 5. Shutdown: the listener is told, the server exits 0.
 stop_server
 grep -q '^\* server shutting down$' "$dir/listener.out" ||
     fail "the listener was not told of the shutdown"
