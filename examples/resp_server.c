@@ -4,7 +4,7 @@
  * redis-cli, redis-benchmark and nc can talk to.
  *
  *     resp_server [--host H] [--port N] [--max-bulk BYTES] [--max-args N]
- *                 [--max-query BYTES] [--sweep-ms MS]
+ *                 [--max-query BYTES] [--sweep-ms MS] [--idle-ms MS]
  *
  * It prints "listening on port N" (port 0 picks a free one) and serves
  * until SIGINT or SIGTERM, then shuts down gracefully: it stops accepting,
@@ -33,6 +33,9 @@
  * and the connection is closed (lingering: input is swallowed for up to a
  * second so that the client gets the reply), before anything is allocated
  * for it.
+ * With --idle-ms, a connection on which no whole request arrives for that
+ * long is closed (Redis's timeout; 0, the default, never closes one), so
+ * a client trickling a request byte by byte is closed too.
  * Replies are flushed and drained (back-pressure) whenever 64 KiB gather,
  * so a client that pipelines without reading stops being read; one reply
  * is built whole, though (as Redis does), so an MGET of many big values
@@ -362,6 +365,7 @@ struct config {
     struct resp_limits lim;
     size_t max_query;
     int64_t sweep_ms;
+    int64_t idle_ms; /* close a connection without a request this long */
 };
 
 static struct {
@@ -375,16 +379,17 @@ static struct {
 
 struct conn {
     tulip_stream *s;
-    char *in;       /* input: in[off, len) not parsed yet */
-    size_t off;     /* parsed up to here */
-    size_t len;     /* bytes in in */
-    size_t cap;     /* in's size */
-    char *out;      /* replies not written yet */
-    size_t olen;    /* their length */
-    size_t ocap;    /* out's size */
-    bool oom;       /* a reply could not be built: close */
-    bool quit;      /* QUIT: close after the replies */
-    bool proto_err; /* a protocol error was answered: close */
+    char *in;          /* input: in[off, len) not parsed yet */
+    size_t off;        /* parsed up to here */
+    size_t len;        /* bytes in in */
+    size_t cap;        /* in's size */
+    char *out;         /* replies not written yet */
+    size_t olen;       /* their length */
+    size_t ocap;       /* out's size */
+    bool oom;          /* a reply could not be built: close */
+    bool quit;         /* QUIT: close after the replies */
+    bool proto_err;    /* a protocol error was answered: close */
+    uint64_t requests; /* whole requests parsed */
     struct resp_arg *argv;
     size_t argc;
 };
@@ -1019,6 +1024,7 @@ static bool run_requests(struct conn *c, size_t *need)
             return false;
         }
         c->off += (size_t)r;
+        c->requests++;
         c->argv = req.argv;
         c->argc = req.argc;
         if (c->argc)
@@ -1034,6 +1040,8 @@ static bool run_requests(struct conn *c, size_t *need)
 static int serve_conn(tulip_stream *s, void *arg)
 {
     struct conn c = {.s = s, .cap = IN_START};
+    int64_t idle = S.cfg.idle_ms * TULIP_MSEC, deadline = TULIP_FOREVER;
+    uint64_t done = 0;
     size_t need;
     ssize_t n;
 
@@ -1046,7 +1054,13 @@ static int serve_conn(tulip_stream *s, void *arg)
         bool go_on = run_requests(&c, &need);
         if (flush(&c) < 0 || !go_on || !make_room(&c, need))
             break;
-        n = tulip_stream_read(s, c.in + c.len, c.cap - c.len);
+        /* --idle-ms: a whole request must come within it, so that a
+         * client trickling bytes is closed too (Redis's timeout). */
+        if (idle && (deadline == TULIP_FOREVER || c.requests != done)) {
+            deadline = tulip_now() + idle;
+            done = c.requests;
+        }
+        n = tulip_stream_read_until(s, c.in + c.len, c.cap - c.len, deadline);
         if (n <= 0)
             break;
         c.len += (size_t)n;
@@ -1127,7 +1141,7 @@ static bool parse_size(const char *s, size_t min, size_t *out)
 
 int main(int argc, char **argv)
 {
-    size_t sweep = 100;
+    size_t sweep = 100, idle = 0;
     int result = 1;
 
     S.cfg = (struct config){
@@ -1152,17 +1166,21 @@ int main(int argc, char **argv)
             ok = parse_size(argv[++i], IN_START, &S.cfg.max_query);
         else if (ok && strcmp(argv[i], "--sweep-ms") == 0)
             ok = parse_size(argv[++i], 1, &sweep);
+        else if (ok && strcmp(argv[i], "--idle-ms") == 0)
+            ok = parse_size(argv[++i], 0, &idle);
         else
             ok = false;
         if (!ok) {
             fprintf(stderr,
                     "usage: %s [--host H] [--port N] [--max-bulk BYTES] "
-                    "[--max-args N] [--max-query BYTES] [--sweep-ms MS]\n",
+                    "[--max-args N] [--max-query BYTES] [--sweep-ms MS] "
+                    "[--idle-ms MS]\n",
                     argv[0]);
             return 2;
         }
     }
     S.cfg.sweep_ms = (int64_t)sweep;
+    S.cfg.idle_ms = (int64_t)idle;
     if (S.cfg.lim.max_inline > S.cfg.max_query - 2)
         S.cfg.lim.max_inline = S.cfg.max_query - 2; /* the line and CRLF */
     S.argv = calloc(S.cfg.lim.max_args, sizeof(*S.argv));
