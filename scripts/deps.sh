@@ -16,7 +16,7 @@ profile=${1:-test}
 pkgs="build-essential cmake"
 case "$profile" in
 run) ;;
-test) pkgs="$pkgs libcriterion-dev pkg-config clang-format valgrind socat netcat-openbsd curl wrk \
+test) pkgs="$pkgs libcriterion-dev pkg-config clang-format valgrind socat netcat-openbsd curl wrk redis-tools \
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user chromium python3" ;;
 lint) pkgs="$pkgs clang-tidy cppcheck" ;;
 bench) pkgs="$pkgs libuv1-dev golang-go python3 python3-uvloop" ;;

@@ -18,6 +18,7 @@ for tool in socat nc; do
 done
 dir=$(mktemp -d)
 trap 'kill $spid 2>/dev/null || true; rm -rf "$dir"' EXIT
+: >"$dir/server.out" # before the job opens it: the first sed must find it
 "$server" --port 0 --conns $((clients + 1)) >"$dir/server.out" &
 spid=$!
 port=""
