@@ -40,6 +40,7 @@ limit=${BENCH_TIMEOUT:-600}
 filter=${BENCH_FILTER:-}
 out=${BENCH_OUT:-$here/results/latest.md}
 py=/usr/bin/python3 # not python3 from PATH: a pyenv build may lack uvloop
+export BENCH_PYTHON=$py # for the drivers of server peers (netbench.h)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tulip-bench.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM
@@ -85,22 +86,40 @@ for src in "$here"/peers/*_*.*; do
     topic=${name%%_*}
     peer=${name#*_}
     wanted "$topic" || continue
+    # A server peer (marked "bench-server") is driven by bench_<topic>
+    # (bench_echo, bench_http), which is then the program run for it.
+    driver=
+    if grep -q 'bench-server' "$src"; then
+        driver=$build/bench/bench_$topic
+        if [ ! -x "$driver" ]; then
+            na "$topic" "$peer" "no driver bench_$topic"
+            continue
+        fi
+    fi
+    target=
     case $ext in
     py)
         if [ ! -x "$py" ]; then
             na "$topic" "$peer" "$py not installed"
             continue
         fi
-        echo "$topic $peer $py $src" >>"$work/progs"
+        target=$src
+        [ -n "$driver" ] || target="$py $src"
+        ;;
+    sh) target=$src
+        [ -n "$driver" ] || target="sh $src"
         ;;
     c)
         if ! command -v cc >/dev/null 2>&1; then
             na "$topic" "$peer" "no C compiler"
             continue
         fi
-        if cc -O2 "$src" -o "$work/bin/$name" -luv -lm -lpthread \
+        libs="-lm -lpthread"
+        grep -q '<uv\.h>' "$src" && libs="-luv $libs"
+        # shellcheck disable=SC2086 # libs is a word list
+        if cc -O2 "$src" -o "$work/bin/$name" $libs \
             2>"$work/bin/$name.err"; then
-            echo "$topic $peer $work/bin/$name" >>"$work/progs"
+            target=$work/bin/$name
         else
             na "$topic" "$peer" "build failed: $(grep -m1 -i error \
                 "$work/bin/$name.err" | sed "s|$here/peers/||g" |
@@ -117,7 +136,7 @@ for src in "$here"/peers/*_*.*; do
         [ -n "$gocache" ] || [ -n "${HOME:-}" ] || gocache=$work/gocache
         if (cd "$work" && GOCACHE=${gocache:-$(go env GOCACHE)} GO111MODULE=off \
             go build -o "$work/bin/$name" "$src") 2>"$work/bin/$name.err"; then
-            echo "$topic $peer $work/bin/$name" >>"$work/progs"
+            target=$work/bin/$name
         else
             na "$topic" "$peer" "build failed: $(head -n1 \
                 "$work/bin/$name.err" | sed "s|$here/peers/||g" |
@@ -126,6 +145,12 @@ for src in "$here"/peers/*_*.*; do
         ;;
     *) ;;
     esac
+    [ -n "$target" ] || continue
+    if [ -n "$driver" ]; then
+        echo "$topic $peer $driver --server $target" >>"$work/progs"
+    else
+        echo "$topic $peer $target" >>"$work/progs"
+    fi
 done
 
 # ---- the runs -------------------------------------------------------------
@@ -178,9 +203,10 @@ mkdir -p "$(dirname "$out")"
     echo "- runs: $reps per program${smoke:+, smoke sizes (not measurements)}," \
         "${pin:-not pinned}"
     echo
-    echo "Every unit is lower-is-better. *median* is the median over the runs," \
-        "*spread* the lowest and highest run; *vs tulip* is peer / tulip" \
-        "(above 1: tulip is faster). See bench/README.md."
+    echo "Every unit is lower-is-better except rates (a unit ending in /s)." \
+        "*median* is the median over the runs, *spread* the lowest and" \
+        "highest run; *vs tulip* is peer / tulip, and tulip / peer for rates," \
+        "so that above 1 always means tulip is better. See bench/README.md."
     sort -k1,1 -k2,2 -k4,4 -k3,3n "$work/data" | awk -v nafile="$work/na" '
     function median(s,   n, a, i, j, t) {
         n = split(s, a, " ")
@@ -248,7 +274,9 @@ mkdir -p "$(dirname "$out")"
                     p = is[z]
                     if (!((t, p, m) in vals)) continue
                     v = median(vals[t, p, m])
-                    r = (base != "" && base + 0 != 0) ? fmt(v / base) : "-"
+                    r = "-"
+                    if (base != "" && base + 0 != 0 && v + 0 != 0)
+                        r = u ~ /\/s$/ ? fmt(base / v) : fmt(v / base)
                     printf "| %s | %s | %s | %s | %s-%s | %d | %s |\n",
                         m, p, fmt(v), u, fmt(lo), fmt(hi), cnt, r
                 }
@@ -264,4 +292,164 @@ mkdir -p "$(dirname "$out")"
 cat "$out"
 echo >&2
 echo "written to $out" >&2
+
+# ---- the chart and the README summary ------------------------------------
+# Not for smoke runs, whose values are not measurements.
+[ -z "$smoke" ] || exit 0
+# topic impl metric unit median lo hi runs, one line per series
+sort -k1,1 -k2,2 -k4,4 -k3,3n "$work/data" | awk '
+function flush(   n, a, i, j, t, m) {
+    if (key == "") return
+    n = split(vals, a, " ")
+    for (i = 2; i <= n; i++) {
+        t = a[i] + 0
+        for (j = i - 1; j >= 1 && a[j] + 0 > t; j--) a[j + 1] = a[j]
+        a[j + 1] = t
+    }
+    m = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    print key, unit, m, a[1], a[n], n
+}
+{
+    k = $1 " " $2 " " $4
+    if (k != key) { flush(); key = k; vals = "" }
+    vals = vals " " $5; unit = $6
+}
+END { flush() }' >"$work/medians"
+
+chart=${out%.md}.png
+charted=
+# The metrics of the chart and of the README summary, in order.
+chart_metrics=${BENCH_CHART:-echo.server_cpu_100 echo.server_cpu_1 \
+http.server_cpu_100 echo.rate_100 http.rate_100 task.spawn_await \
+sync.chan_msg loop.timers_1m}
+if command -v gnuplot >/dev/null 2>&1; then
+    # One panel per metric: a bar per implementation (tulip first, in
+    # green), whiskers from the lowest to the highest run.
+    gp=$work/chart.gp
+    n=0
+    for m in $chart_metrics; do
+        t=${m%%.*}
+        awk -v m="$m" -v t="$t" '$1 == t && $3 == m' "$work/medians" |
+            awk '{ print ($2 == "tulip" ? 0 : 1), $0 }' | sort -k1,1n -k3,3 |
+            awk '{ print $3, $6, $7, $8, ($3 == "tulip" ? 3050327 : 8955306) }' \
+                >"$work/chart.$n.dat"
+        [ -s "$work/chart.$n.dat" ] || continue
+        unit=$(awk -v m="$m" '$3 == m { print $4; exit }' "$work/medians")
+        case $unit in */s) better=higher ;; *) better=lower ;; esac
+        spread=$(awk 'NR == 1 || $2 < lo { lo = $2 } $2 > hi { hi = $2 }
+            END { print (lo > 0 && hi / lo > 30) ? "log" : "lin" }' \
+            "$work/chart.$n.dat")
+        {
+            echo "set title \"$m ($unit, $better is better)\""
+            if [ "$spread" = log ]; then
+                echo "set logscale y; set yrange [*:*]"
+            else
+                echo "unset logscale y; set yrange [0:*]"
+            fi
+            echo "plot '$work/chart.$n.dat' using 0:2:5:xtic(1) with boxes" \
+                "lc rgb variable, '' using 0:2:3:4 with yerrorbars" \
+                "lc rgb 'black' pt 0"
+        } >>"$gp.body"
+        n=$((n + 1))
+    done
+    if [ "$n" -gt 0 ]; then
+        cols=4
+        [ "$n" -ge "$cols" ] || cols=$n
+        rows=$(((n + cols - 1) / cols))
+        {
+            echo "set terminal pngcairo size $((cols * 380)),$((rows * 330 + 40)) font 'sans,9'"
+            echo "set output '$chart'"
+            echo "set multiplot layout $rows,$cols title \"tulip benchmarks:" \
+                "$(date -u '+%Y-%m-%d'), $cpu_model, $cores cores, commit" \
+                "$commit (medians; whiskers: lowest and highest run)\""
+            echo "unset key; set style fill solid 0.85 border -1"
+            echo "set boxwidth 0.7; set grid ytics; set xtics rotate by -35 nomirror"
+            echo "set offsets 0.5, 0.5, 0, 0; set format y '%g'"
+            cat "$gp.body"
+            echo "unset multiplot"
+        } >"$gp"
+        if gnuplot "$gp" 2>"$work/gnuplot.err"; then
+            charted=1
+            echo "chart: $chart" >&2
+        else
+            echo "gnuplot failed: $(head -n3 "$work/gnuplot.err")" >&2
+        fi
+    fi
+else
+    echo "gnuplot not installed: no chart" >&2
+fi
+
+# The summary: the chart's metrics, tulip and each peer with its ratio,
+# written into README.md between its markers when the report is the
+# default one (bench/results/latest.md).
+summary=$work/summary.md
+{
+    echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $cpu_model," \
+        "$cores cores, $(uname -sr), commit $commit, by \`make bench\`" \
+        "(medians of $reps runs; ratios are peer / tulip, or tulip / peer" \
+        "for rates: above 1 means tulip is better). Every figure, with its" \
+        "spread: [\`bench/results/latest.md\`](bench/results/latest.md)."
+    echo
+    for m in $chart_metrics; do
+        t=${m%%.*}
+        awk -v m="$m" -v t="$t" '$1 == t && $3 == m' "$work/medians"
+    done | awk '
+    function fmt(v) {
+        v += 0
+        if (v >= 10000) return sprintf("%.0fk", v / 1000)
+        if (v < 10) return sprintf("%.2f", v)
+        if (v < 1000) return sprintf("%.1f", v)
+        return sprintf("%.0f", v)
+    }
+    {
+        m = $3; i = $2
+        if (!(m in seen)) { seen[m] = 1; ms[++nm] = m; unit[m] = $4 }
+        if (i != "tulip" && !(i in seenp)) { seenp[i] = 1; ps[++np] = i }
+        val[m, i] = $5
+    }
+    END {
+        if (nm == 0) exit
+        # peers in a fixed, readable order first, then any other
+        split("epoll libuv go nginx uvloop_proto uvloop asyncio python", pref, " ")
+        for (k = 1; k in pref; k++)
+            if (pref[k] in seenp) { order[++no] = pref[k]; used[pref[k]] = 1 }
+        for (k = 1; k <= np; k++)
+            if (!(ps[k] in used)) order[++no] = ps[k]
+        printf "| metric | unit | tulip |"
+        for (k = 1; k <= no; k++) printf " %s |", order[k]
+        printf "\n|---|---|---:|"
+        for (k = 1; k <= no; k++) printf "---:|"
+        printf "\n"
+        for (x = 1; x <= nm; x++) {
+            m = ms[x]; b = val[m, "tulip"]
+            printf "| %s | %s | **%s** |", m, unit[m], ((m, "tulip") in val) ? fmt(b) : "n/a"
+            for (k = 1; k <= no; k++) {
+                p = order[k]
+                if (!((m, p) in val)) { printf " |"; continue }
+                v = val[m, p]; r = ""
+                if (((m, "tulip") in val) && b + 0 != 0 && v + 0 != 0)
+                    r = sprintf(" (%.2f)", unit[m] ~ /\/s$/ ? b / v : v / b)
+                printf " %s%s |", fmt(v), r
+            }
+            printf "\n"
+        }
+    }'
+    if [ -n "$charted" ]; then
+        echo
+        echo "![benchmark chart](bench/results/${chart##*/})"
+    fi
+} >"$summary"
+readme=$here/../README.md
+if [ "$out" = "$here/results/latest.md" ] && [ -f "$readme" ] &&
+    grep -q '^<!-- bench:begin -->$' "$readme" &&
+    grep -q '^<!-- bench:end -->$' "$readme"; then
+    awk -v sf="$summary" '
+    /^<!-- bench:end -->$/ { skip = 0 }
+    !skip { print }
+    /^<!-- bench:begin -->$/ {
+        while ((getline l < sf) > 0) print l
+        skip = 1
+    }' "$readme" >"$work/readme" && cat "$work/readme" >"$readme"
+    echo "README.md: summary updated" >&2
+fi
 exit 0
