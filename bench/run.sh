@@ -17,6 +17,8 @@
 #   BENCH_SMOKE=1     pass --smoke to everything: tiny sizes, a quick check
 #   BENCH_CPU=N       pin with `taskset -c N` (default 0; empty: no pinning)
 #   BENCH_TIMEOUT=S   seconds before one run is killed (default 600)
+#   BENCH_BUDGET=S    start no run after S seconds (default 0: no budget);
+#                     the rows then show how many runs they got
 #   BENCH_FILTER=RE   only topics matching the extended regex RE
 #   BENCH_OUT=FILE    where the report goes (default bench/results/latest.md)
 #
@@ -37,6 +39,7 @@ smoke=${BENCH_SMOKE:-0}
 if [ -n "$smoke" ]; then reps=${BENCH_REPS:-1}; else reps=${BENCH_REPS:-5}; fi
 cpu=${BENCH_CPU-0}
 limit=${BENCH_TIMEOUT:-600}
+budget=${BENCH_BUDGET:-0}
 filter=${BENCH_FILTER:-}
 out=${BENCH_OUT:-$here/results/latest.md}
 py=/usr/bin/python3 # not python3 from PATH: a pyenv build may lack uvloop
@@ -156,16 +159,28 @@ done
 # ---- the runs -------------------------------------------------------------
 echo "running $(wc -l <"$work/progs") programs x $reps${smoke:+ (smoke)}" \
     "${pin:+pinned: $pin}" >&2
+started=$(date +%s)
+cut=
+load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 rep=1
 while [ "$rep" -le "$reps" ]; do
     while read -r topic impl cmd; do
         # An implementation that failed once is not run again.
         grep -q "^$topic $impl " "$work/na" && continue
-        echo "  [$rep/$reps] $topic/$impl" >&2
+        # Past the time budget, no run starts: rows show their run count.
+        if [ -z "$cut" ] && [ "$budget" -gt 0 ] &&
+            [ $(($(date +%s) - started)) -ge "$budget" ]; then
+            cut="the time budget of ${budget} s ran out in round $rep"
+            echo "  $cut: no more runs" >&2
+        fi
+        [ -z "$cut" ] || continue
+        printf '  [%s/%s] %s/%s' "$rep" "$reps" "$topic" "$impl" >&2
+        t0=$(date +%s)
         # shellcheck disable=SC2086 # cmd is a word list on purpose
         $tmo $pin $cmd ${smoke:+--smoke} </dev/null >"$work/out" \
             2>"$work/err"
         rc=$?
+        echo " ($(($(date +%s) - t0)) s)" >&2
         lines=$(awk 'NF == 3 && $2 ~ /^[-+0-9.eE]+$/' "$work/out" | wc -l)
         if [ "$rc" -ne 0 ] || [ "$lines" -eq 0 ]; then
             why="exit $rc"
@@ -201,7 +216,12 @@ mkdir -p "$(dirname "$out")"
     echo "- machine: $cpu_model, $cores cores, $(uname -sr)"
     echo "- commit: $commit"
     echo "- runs: $reps per program${smoke:+, smoke sizes (not measurements)}," \
-        "${pin:-not pinned}"
+        "${pin:-not pinned}; the network drivers put the load and the" \
+        "server on CPUs ${BENCH_NET_CPUS-0,1} (BENCH_NET_CPUS)"
+    [ -z "$cut" ] || echo "- cut short: $cut (see the runs column)"
+    echo "- sitting: $((($(date +%s) - started + 30) / 60)) min; load average" \
+        "(1, 5, 15 min) $load_start at the start," \
+        "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null) at the end"
     echo
     echo "Every unit is lower-is-better except rates (a unit ending in /s)." \
         "*median* is the median over the runs, *spread* the lowest and" \
