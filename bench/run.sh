@@ -382,6 +382,7 @@ if command -v gnuplot >/dev/null 2>&1; then
             echo "set multiplot layout $rows,$cols title \"tulip benchmarks:" \
                 "$(date -u '+%Y-%m-%d'), $cpu_model, $cores cores, commit" \
                 "$commit (medians; whiskers: lowest and highest run)\""
+            echo "set termoption noenhanced"
             echo "unset key; set style fill solid 0.85 border -1"
             echo "set boxwidth 0.7; set grid ytics; set xtics rotate by -35 nomirror"
             echo "set offsets 0.5, 0.5, 0, 0; set format y '%g'"
@@ -414,9 +415,10 @@ summary=$work/summary.md
         t=${m%%.*}
         awk -v m="$m" -v t="$t" '$1 == t && $3 == m' "$work/medians"
     done | awk '
-    function fmt(v) {
+    function fmt(v, u) {
         v += 0
-        if (v >= 10000) return sprintf("%.0fk", v / 1000)
+        if (u ~ /\/s$/ && v >= 100000) return sprintf("%.0fk", v / 1000)
+        if (u ~ /\/s$/ && v >= 1000) return sprintf("%.1fk", v / 1000)
         if (v < 10) return sprintf("%.2f", v)
         if (v < 1000) return sprintf("%.1f", v)
         return sprintf("%.0f", v)
@@ -442,14 +444,14 @@ summary=$work/summary.md
         printf "\n"
         for (x = 1; x <= nm; x++) {
             m = ms[x]; b = val[m, "tulip"]
-            printf "| %s | %s | **%s** |", m, unit[m], ((m, "tulip") in val) ? fmt(b) : "n/a"
+            printf "| %s | %s | **%s** |", m, unit[m], ((m, "tulip") in val) ? fmt(b, unit[m]) : "n/a"
             for (k = 1; k <= no; k++) {
                 p = order[k]
                 if (!((m, p) in val)) { printf " |"; continue }
                 v = val[m, p]; r = ""
                 if (((m, "tulip") in val) && b + 0 != 0 && v + 0 != 0)
                     r = sprintf(" (%.2f)", unit[m] ~ /\/s$/ ? b / v : v / b)
-                printf " %s%s |", fmt(v), r
+                printf " %s%s |", fmt(v, unit[m]), r
             }
             printf "\n"
         }
