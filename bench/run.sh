@@ -4,10 +4,10 @@
 # bench/run.sh BUILD_DIR: the benchmark suite next to its peers.
 #
 # Runs every BUILD_DIR/bench/bench_* program and every peer in bench/peers/
-# (<topic>_<peer>.py|.c|.go, doing the same work as bench_<topic> and
-# printing the same metric names) BENCH_REPS times, in rounds (each round
-# runs every program once, so slow drifts of the machine hit all of them
-# alike), then prints and writes bench/results/latest.md: one table per topic
+# (<topic>_<peer>.py|.c|.go|.sh, doing the same work as bench_<topic> and
+# printing the same metric names) BENCH_REPS times, topic by topic, in
+# rounds within each topic (each round runs every implementation once, so
+# slow drifts of the machine hit all of them alike), then prints and writes bench/results/latest.md: one table per topic
 # with the median of each metric for tulip and for each peer, the min-max
 # spread, the number of runs, and the ratio peer/tulip (every unit is
 # lower-is-better, so a ratio above 1 means tulip is faster).
@@ -20,6 +20,8 @@
 #   BENCH_BUDGET=S    start no run after S seconds (default 0: no budget);
 #                     the rows then show how many runs they got
 #   BENCH_FILTER=RE   only topics matching the extended regex RE
+#   BENCH_ORDER=LIST  the order of the topics (default: echo http switch gen
+#                     sync rss loop task, then any other)
 #   BENCH_OUT=FILE    where the report goes (default bench/results/latest.md)
 #
 # A peer that cannot run (its package is missing, it does not build, it
@@ -162,6 +164,16 @@ echo "running $(wc -l <"$work/progs") programs x $reps${smoke:+ (smoke)}" \
 started=$(date +%s)
 cut=
 load_start=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+# Topic by topic, in rounds within the topic (each round runs every
+# implementation once, so that a drift of the machine hits all of them
+# alike); the network topics first, the long ones last, so that a budget
+# that runs out cuts the end of the list.
+order=${BENCH_ORDER:-echo http switch gen sync rss loop task}
+for t in $(awk '{ print $1 }' "$work/progs" | sort -u); do
+    case " $order " in *" $t "*) ;; *) order="$order $t" ;; esac
+done
+for topic_now in $order; do
+grep "^$topic_now " "$work/progs" >"$work/progs.topic" || continue
 rep=1
 while [ "$rep" -le "$reps" ]; do
     while read -r topic impl cmd; do
@@ -170,7 +182,7 @@ while [ "$rep" -le "$reps" ]; do
         # Past the time budget, no run starts: rows show their run count.
         if [ -z "$cut" ] && [ "$budget" -gt 0 ] &&
             [ $(($(date +%s) - started)) -ge "$budget" ]; then
-            cut="the time budget of ${budget} s ran out in round $rep"
+            cut="the time budget of ${budget} s ran out in round $rep of $topic"
             echo "  $cut: no more runs" >&2
         fi
         [ -z "$cut" ] || continue
@@ -194,8 +206,9 @@ while [ "$rep" -le "$reps" ]; do
         awk -v t="$topic" -v i="$impl" -v r="$rep" \
             'NF == 3 && $2 ~ /^[-+0-9.eE]+$/ { print t, i, r, $1, $2, $3 }' \
             "$work/out" >>"$work/data"
-    done <"$work/progs"
+    done <"$work/progs.topic"
     rep=$((rep + 1))
+done
 done
 
 # ---- the report -----------------------------------------------------------
