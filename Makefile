@@ -104,12 +104,17 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@sh scripts/fuzz-smoke.sh $(FUZZ_SECONDS) build-fuzz
 
+## bench: every benchmark next to its peers, in one sitting: 3 runs of
+## each program (BENCH_REPS), and no run starts after 17 minutes
+## (BENCH_BUDGET, seconds), so the whole stays under 20. Writes
+## bench/results/latest.md and latest.png, and the README's summary.
 bench:
 	@sh scripts/deps.sh bench
 	@$(CMAKE) -S . -B build-bench -DCMAKE_BUILD_TYPE=Release \
 	    -DTULIP_BUILD_BENCH=ON -DTULIP_BUILD_TESTS=OFF >/dev/null
 	@$(CMAKE) --build build-bench -j$(JOBS)
-	@sh bench/run.sh build-bench
+	@BENCH_REPS=$${BENCH_REPS:-3} BENCH_BUDGET=$${BENCH_BUDGET:-1020} \
+	    sh bench/run.sh build-bench
 
 ## lint: clang-tidy (.clang-tidy) and cppcheck over the library's sources,
 ## from the compile database of build-tool (and build-tool/generic for the

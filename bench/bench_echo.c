@@ -1,27 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * TCP echo over loopback with tulip's streams and server, the workload of
- * the reference measurements (perf.md section 4): a forked child runs a
- * tulip server whose handler is asyncio's read / write / drain loop; this
- * process is the load client, single-threaded on level-triggered epoll,
- * keeping exactly one 64-byte message in flight per connection.
+ * TCP echo over loopback, 64-byte messages, with tulip's streams and server,
+ * and the load generator that drives every echo peer of bench/peers/ alike.
  *
- *   echo.server_cpu_100  us of server CPU (user + system, from
- *                        /proc/PID/stat over the measured window) per
- *                        message, 100 connections: the figure that ranks
- *                        servers on a loaded machine (wall time does not)
- *   echo.rtt_1           us, median round trip over 1 connection
+ * The server is a forked child running a tulip server whose handler is
+ * asyncio's read / write / drain loop, or with --server PROG a peer program
+ * (bench/peers/echo_<peer>.*, started as `PROG PORT`, see netbench.h). The
+ * load generator is this process: single-threaded, level-triggered epoll,
+ * exactly one 64-byte message in flight per connection. The server runs on
+ * one CPU and the load generator on another ($BENCH_NET_CPUS, default 0,1).
+ *
+ *   echo.server_cpu_100  us of server CPU (user + system of the whole server
+ *                        process, from /proc/PID/stat over the measured
+ *                        window) per message, 100 connections: the figure
+ *                        that ranks servers (the load generator saturates
+ *                        its core first, so throughput hardly does)
+ *   echo.rate_100        messages per second, 100 connections
  *   echo.server_cpu_1    us of server CPU per message, 1 connection
+ *   echo.rate_1          messages per second, 1 connection
+ *   echo.rtt_1           us, median round trip over 1 connection
  *
- * Each run warms up for 0.5 s, then measures for --secs S (default 3).
- * --smoke: 10 connections, 0.2 s. --ref measures, under the same names, a
- * minimal epoll echo server instead (the floor, in the same sitting, as the
- * machine's load moves every figure). Messages per second are printed on stderr
- * for information only (they depend on the client and on the machine's
- * load).
+ * Each run warms up for 0.5 s, then measures for --secs S (default 2).
+ * --smoke: 0.05 s of warm-up, 0.2 s measured, the same names.
  */
 #define _GNU_SOURCE 1
 #include "bench.h"
+#include "netbench.h"
 #include "tulip.h"
 
 #include <errno.h>
@@ -75,51 +79,8 @@ static int serve(void *arg)
     return 0;
 }
 
-/* The floor, for comparison in the same sitting (--ref): a minimal
- * level-triggered epoll echo server with no library, one read and one
- * write per message. */
-static void serve_epoll_ref(int pipe_w)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    socklen_t sl = sizeof(sin);
-    struct epoll_event evs[256];
-    static char buf[65536];
-    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int ep = epoll_create1(0), one = 1, port;
-
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-        listen(lfd, 1024) != 0)
-        _exit(1);
-    getsockname(lfd, (struct sockaddr *)&sin, &sl);
-    port = ntohs(sin.sin_port);
-    struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfd};
-    epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev);
-    if (write(pipe_w, &port, sizeof(port)) != sizeof(port))
-        _exit(1);
-    for (;;) {
-        int k = epoll_wait(ep, evs, 256, -1);
-        for (int e = 0; e < k; e++) {
-            int fd = evs[e].data.fd;
-            if (fd == lfd) {
-                int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
-                if (c < 0)
-                    continue;
-                setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-                struct epoll_event ev = {.events = EPOLLIN, .data.fd = c};
-                epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
-                continue;
-            }
-            ssize_t r = read(fd, buf, sizeof(buf));
-            if (r <= 0 || write(fd, buf, (size_t)r) != r)
-                close(fd);
-        }
-    }
-}
-
-static int use_ref;
-
-static pid_t start_server(int *port)
+/* Fork the tulip server onto cpu; its pid, and its port in *port. */
+static pid_t start_tulip(int *port, int cpu)
 {
     int p[2];
     pid_t pid;
@@ -128,10 +89,9 @@ static pid_t start_server(int *port)
         exit(1);
     pid = fork();
     if (pid == 0) {
-        close(p[0]);
         int r = 1;
-        if (use_ref)
-            serve_epoll_ref(p[1]);
+        close(p[0]);
+        nb_child_setup(cpu);
         tulip_run(serve, &p[1], &r, NULL);
         _exit(r);
     }
@@ -142,29 +102,6 @@ static pid_t start_server(int *port)
     }
     close(p[0]);
     return pid;
-}
-
-/* utime + stime of pid, in seconds. */
-static double proc_cpu(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    char *p;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return 0;
-    if (!fgets(buf, sizeof(buf), f))
-        buf[0] = '\0';
-    fclose(f);
-    p = strrchr(buf, ')'); /* after the command name */
-    if (!p ||
-        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* ---- the load client ----------------------------------------------------- */
@@ -194,12 +131,9 @@ static void send_msg(struct conn *c)
 
 static int connect_one(int port)
 {
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    int fd = nb_connect(port), one = 1;
 
-    sin.sin_port = htons((uint16_t)port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+    if (fd < 0) {
         perror("bench_echo: connect");
         exit(1);
     }
@@ -208,8 +142,10 @@ static int connect_one(int port)
 }
 
 /* Run n connections for warm-up then secs; returns messages measured and
- * sets *cpu_us to the server's CPU per message. */
-static long run(pid_t pid, int port, int n, double secs, double *cpu_us)
+ * sets *cpu_us to the server's CPU per message, *rate to messages per
+ * second. */
+static long run(pid_t pid, int port, int n, double warm, double secs,
+                double *cpu_us, double *rate)
 {
     struct epoll_event evs[256];
     int ep = epoll_create1(0);
@@ -226,7 +162,7 @@ static long run(pid_t pid, int port, int n, double secs, double *cpu_us)
     for (int i = 0; i < n; i++)
         send_msg(&conns[i]);
     start = bench_now_ns();
-    warm_end = start + 500 * TULIP_MSEC;
+    warm_end = start + (int64_t)(warm * 1e9);
     end = warm_end + (int64_t)(secs * 1e9);
     nrtt = 0;
     for (;;) {
@@ -234,7 +170,7 @@ static long run(pid_t pid, int port, int n, double secs, double *cpu_us)
         int64_t now = bench_now_ns();
         if (!measuring && now >= warm_end) {
             measuring = true;
-            cpu0 = proc_cpu(pid);
+            cpu0 = nb_proc_cpu(pid);
             warm_end = now;
         }
         if (measuring && now >= end)
@@ -258,9 +194,12 @@ static long run(pid_t pid, int port, int n, double secs, double *cpu_us)
             send_msg(c);
         }
     }
-    *cpu_us = (proc_cpu(pid) - cpu0) * 1e6 / (double)(msgs ? msgs : 1);
-    fprintf(stderr, "bench_echo: %d connections: %.0f msg/s\n", n,
-            (double)msgs / ((double)(end - warm_end) / 1e9));
+    *cpu_us = (nb_proc_cpu(pid) - cpu0) * 1e6 / (double)(msgs ? msgs : 1);
+    *rate = (double)msgs / ((double)(bench_now_ns() - warm_end) / 1e9);
+    if (msgs == 0) {
+        fprintf(stderr, "bench_echo: no message echoed in %.1f s\n", secs);
+        exit(1);
+    }
     for (int i = 0; i < n; i++)
         close(conns[i].fd);
     close(ep);
@@ -270,32 +209,48 @@ static long run(pid_t pid, int port, int n, double secs, double *cpu_us)
 int main(int argc, char **argv)
 {
     int smoke = bench_is_smoke(argc, argv);
-    double secs = smoke ? 0.2 : 3.0, cpu;
-    int many = smoke ? 10 : 100, port;
+    double secs = smoke ? 0.2 : 2.0, warm = smoke ? 0.05 : 0.5, cpu, rate;
+    const char *peer = NULL;
+    char scratch[256] = "";
+    int port, ccpu, scpu;
     pid_t pid;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--secs") == 0 && i + 1 < argc)
-            secs = atof(argv[i + 1]);
-        if (strcmp(argv[i], "--ref") == 0)
-            use_ref = 1; /* the same metrics for the epoll floor */
+            secs = atof(argv[++i]);
+        else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+            peer = argv[++i];
     }
     caprtt = 4u << 20;
     rtts = malloc(caprtt * sizeof(*rtts));
-    if (!rtts)
+    if (!rtts || secs <= 0)
         return 1;
-    pid = start_server(&port);
+    nb_cpus(&ccpu, &scpu);
+    if (peer) {
+        if (!nb_scratch(scratch, sizeof(scratch)))
+            return 1;
+        port = nb_free_port();
+        pid = port > 0 ? nb_spawn_peer(peer, port, scpu) : -1;
+        if (pid < 0) {
+            nb_scratch_remove(scratch);
+            return pid == -77 ? 77 : 1;
+        }
+    } else {
+        pid = start_tulip(&port, scpu);
+    }
+    nb_pin(0, ccpu);
 
-    run(pid, port, many, secs, &cpu);
-    bench_report(smoke ? "echo.server_cpu_10" : "echo.server_cpu_100", cpu,
-                 "us/msg");
-    run(pid, port, 1, secs, &cpu);
+    run(pid, port, 100, warm, secs, &cpu, &rate);
+    bench_report("echo.server_cpu_100", cpu, "us/msg");
+    bench_report("echo.rate_100", rate, "msg/s");
+    run(pid, port, 1, warm, secs, &cpu, &rate);
     qsort(rtts, nrtt, sizeof(*rtts), bench_cmp_double);
-    bench_report("echo.rtt_1", nrtt ? rtts[nrtt / 2] : 0, "us");
     bench_report("echo.server_cpu_1", cpu, "us/msg");
+    bench_report("echo.rate_1", rate, "msg/s");
+    bench_report("echo.rtt_1", nrtt ? rtts[nrtt / 2] : 0, "us");
 
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    nb_stop(pid);
+    nb_scratch_remove(scratch);
     free(rtts);
     return 0;
 }
