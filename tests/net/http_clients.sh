@@ -244,7 +244,7 @@ fi
 # 300 URLs, 16 at a time.
 urls=$(seq 300 | sed "s|.*|$url/stream?bytes=&000|")
 # shellcheck disable=SC2086
-"$fetch" --concurrency 16 --timeout 5000 $urls >"$dir/fetch300.out" 2>&1 ||
+"$fetch" --concurrency 16 --timeout 60000 $urls >"$dir/fetch300.out" 2>&1 ||
     bad "fetch (300) exit status"
 summary=$(tail -1 "$dir/fetch300.out")
 [ "$summary" = "300 URLs: 300 answered (300 of them 200), 0 timed out, 0 failed" ] &&
