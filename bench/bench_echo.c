@@ -60,50 +60,6 @@ static int echo_handler(tulip_stream *s, void *arg)
     return 0;
 }
 
-static int serve(void *arg)
-{
-    int *pipe_w = arg;
-    struct tulip_server_opts o = {.host = "127.0.0.1", .port = "0"};
-    tulip_server *srv;
-    int port;
-
-    o.listen.backlog = 1024;
-    if (tulip_server_start(&srv, echo_handler, NULL, &o) != 0)
-        return 1;
-    port = tulip_server_port(srv);
-    if (write(*pipe_w, &port, sizeof(port)) != sizeof(port))
-        return 1;
-    close(*pipe_w);
-    tulip_server_serve_forever(srv);
-    tulip_server_free(srv);
-    return 0;
-}
-
-/* Fork the tulip server onto cpu; its pid, and its port in *port. */
-static pid_t start_tulip(int *port, int cpu)
-{
-    int p[2];
-    pid_t pid;
-
-    if (pipe(p) != 0)
-        exit(1);
-    pid = fork();
-    if (pid == 0) {
-        int r = 1;
-        close(p[0]);
-        nb_child_setup(cpu);
-        tulip_run(serve, &p[1], &r, NULL);
-        _exit(r);
-    }
-    close(p[1]);
-    if (read(p[0], port, sizeof(*port)) != sizeof(*port)) {
-        fprintf(stderr, "bench_echo: the server did not start\n");
-        exit(1);
-    }
-    close(p[0]);
-    return pid;
-}
-
 /* ---- the load client ----------------------------------------------------- */
 
 struct conn {
@@ -236,7 +192,7 @@ int main(int argc, char **argv)
             return pid == -77 ? 77 : 1;
         }
     } else {
-        pid = start_tulip(&port, scpu);
+        pid = nb_start_tulip(echo_handler, "bench_echo", &port, scpu);
     }
     nb_pin(0, ccpu);
 

@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tulip.h"
+
 /* Pin pid (0: the caller) to one CPU; cpu < 0 leaves it alone. */
 static inline void nb_pin(pid_t pid, int cpu)
 {
@@ -256,6 +258,61 @@ static inline void nb_scratch_remove(const char *path)
         return;
     pid = nb_spawn(argv, -1);
     waitpid(pid, NULL, 0);
+}
+
+/* ---- tulip's own server, in a child process ------------------------------ */
+
+struct nb_tulip {
+    tulip_server_fn *fn; /* the connection handler */
+    int pipe_w;          /* where the port goes once listening */
+};
+
+static inline int nb_tulip_serve(void *arg)
+{
+    struct nb_tulip *t = arg;
+    struct tulip_server_opts o = {.host = "127.0.0.1", .port = "0"};
+    tulip_server *srv;
+    int port;
+
+    o.listen.backlog = 1024;
+    if (tulip_server_start(&srv, t->fn, NULL, &o) != 0)
+        return 1;
+    port = tulip_server_port(srv);
+    if (write(t->pipe_w, &port, sizeof(port)) != sizeof(port))
+        return 1;
+    close(t->pipe_w);
+    tulip_server_serve_forever(srv);
+    tulip_server_free(srv);
+    return 0;
+}
+
+/* Fork a tulip server running fn per connection onto cpu; its pid, and its
+ * port in *port. who names the driver in messages. */
+static inline pid_t nb_start_tulip(tulip_server_fn *fn, const char *who,
+                                   int *port, int cpu)
+{
+    struct nb_tulip t = {fn, -1};
+    int p[2];
+    pid_t pid;
+
+    if (pipe(p) != 0)
+        exit(1);
+    pid = fork();
+    if (pid == 0) {
+        int r = 1;
+        close(p[0]);
+        t.pipe_w = p[1];
+        nb_child_setup(cpu);
+        tulip_run(nb_tulip_serve, &t, &r, NULL);
+        _exit(r);
+    }
+    close(p[1]);
+    if (read(p[0], port, sizeof(*port)) != sizeof(*port)) {
+        fprintf(stderr, "%s: the server did not start\n", who);
+        exit(1);
+    }
+    close(p[0]);
+    return pid;
 }
 
 #endif /* TULIP_NETBENCH_H */
