@@ -414,7 +414,12 @@ void tulip_server_free(tulip_server *srv)
 {
     if (!srv)
         return;
-    if (tulip_task_done(srv->main)) {
+    /* A supervisor that has not started never runs server_main, which
+     * closes the listeners and frees an orphan: do both here. */
+    if (srv->main->state == TULIP__TASK_NEW)
+        tulip_task_cancel(srv->main);
+    if (tulip_task_done(srv->main) || srv->main->state == TULIP__TASK_NEW) {
+        close_listeners(srv);
         srv_release(srv);
         return;
     }
