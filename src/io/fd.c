@@ -357,7 +357,7 @@ static ssize_t write_nosig(struct fd_rec *r, int fd, const void *buf, size_t n)
     if (!r || r->kind != KIND_OTHER) {
         w = TULIP_SYS(send)(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w >= 0 || errno != ENOTSOCK) {
-            if (r)
+            if (r && w >= 0) /* an error (EINTR ...) does not tell */
                 r->kind = KIND_SOCKET;
             return w;
         }

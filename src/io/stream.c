@@ -126,7 +126,9 @@ static ssize_t out_iov(struct tulip_stream *s, struct iovec *iov, int n)
                 s->kind = KIND_OTHER;
                 continue;
             }
-            s->kind = KIND_SOCKET;
+            /* only a write tells: an error (EINTR ...) may come first */
+            if (w >= 0)
+                s->kind = KIND_SOCKET;
         } else {
             w = tulip__writev_nosigpipe(s->fd, iov, n);
         }
