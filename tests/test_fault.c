@@ -259,3 +259,54 @@ Test(fault_regress, server_freed_outside_tasks_before_the_loop_runs)
     cr_assert_eq(tulip_loop_run(loop), 0);
     net_end();
 }
+
+/* A connection accepted, its handler spawned but not started, when the
+ * server is freed: the handler is cancelled before its first step. */
+static int connect_and_wait(void *arg)
+{
+    char ps[16], b;
+    int fd, rc;
+
+    snprintf(ps, sizeof(ps), "%d", *(int *)arg);
+    rc = tulip_tcp_connect(&fd, "127.0.0.1", ps, NULL);
+    if (rc)
+        return rc;
+    /* end of file when dropped; never in a leak */
+    rc = (int)tulip_recv_until(fd, &b, 1, 0, tulip_now() + slow_ns(TULIP_SEC));
+    tulip_fd_close(fd);
+    return rc;
+}
+
+static int free_with_unstarted_handler(void *arg)
+{
+    struct tulip_server_opts o = {.host = "127.0.0.1", .port = "0"};
+    tulip_server *srv;
+    tulip_task *c;
+    int port, rc;
+
+    (void)arg;
+    rc = tulip_server_start(&srv, never_called, NULL, &o);
+    if (rc)
+        return rc;
+    port = tulip_server_port(srv);
+    rc = tulip_spawn(&c, NULL, connect_and_wait, &port);
+    if (rc)
+        return rc;
+    while (!rc && tulip_server_connections(srv) == 0)
+        rc = tulip_sleep(0);
+    tulip_server_free(srv); /* the handler has not run yet */
+    rc = rc ? rc : tulip_task_join(c, &rc);
+    tulip_task_release(c);
+    return rc;
+}
+
+Test(fault_regress, server_freed_with_a_handler_not_started)
+{
+    net_begin();
+    int fds0 = count_fds();
+    tulip_task *t = fx_spawn(free_with_unstarted_handler, NULL);
+    cr_assert_eq(fx_run_until(t), 0);
+    tulip_task_release(t);
+    cr_assert_eq(count_fds(), fds0, "fds: %d, not %d", count_fds(), fds0);
+    net_end();
+}

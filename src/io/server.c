@@ -242,6 +242,14 @@ static int server_main(void *arg)
     close_listeners(srv);
     tulip_group_wait(g);
     srv->group = NULL;
+    /* Handlers cancelled before their first step never ran conn_main,
+     * which unlinks and frees its connection: the ones still listed. */
+    while (srv->conns) {
+        struct srv_conn *c = srv->conns;
+        conn_unlink(c);
+        tulip_stream_free(c->s); /* closes fd */
+        tulip__free(c, sizeof(*c));
+    }
 out:
     close_listeners(srv);
     if (srv->orphan)
