@@ -14,13 +14,14 @@
  * each program runs under random faults at every site (errors meeting
  * errors in clean-up paths).
  *
- *   fault_sweep                     the whole sweep (every site, every call,
- *                                   errors in turn; all errors at call 1)
- *   fault_sweep --full              every error at every call
+ *   fault_sweep                     the whole sweep: every call of every
+ *                                   site with every error of the site
+ *   fault_sweep --quick             the errors in turn (all of them at the
+ *                                   first call), 50 random runs
  *   fault_sweep --only echo         one scenario
  *   fault_sweep --stride K          every Kth call only (a quick look)
  *   fault_sweep --random N          N runs per scenario with random faults
- *                                   at every site (default 100)
+ *                                   at every site (default 400)
  *   TULIP_FAULT=... fault_sweep --run echo
  *                                   one run in this process, for a debugger
  *
@@ -64,7 +65,7 @@ struct report {
 };
 
 static long long ref_bytes = -1;        /* of the counting run */
-static unsigned long random_runs = 100; /* random runs per scenario */
+static unsigned long random_runs = 400; /* random runs per scenario */
 
 static int count_fds(void)
 {
@@ -279,8 +280,8 @@ static int sweep(const struct fault_scenario *sc, bool full,
         unsigned long c = count.calls[s];
 
         total += (long)c;
-        /* the nth call, for every n: every error at the first call, then
-         * the errors in turn (all of them with --full) */
+        /* the nth call, for every n, with every error of the site (with
+         * --quick: every error at the first call, then the errors in turn) */
         for (unsigned long k = 1; k <= c; k += stride)
             for (int e = 0; e < ne; e++)
                 if (full || k == 1 ||
@@ -416,14 +417,15 @@ int main(int argc, char **argv)
 {
     const struct fault_scenario *only = NULL;
     unsigned long stride = 1;
-    bool full = false;
+    bool full = true;
     struct tally t = {0};
     struct report *slots;
 
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--full") == 0)
-            full = true;
-        else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--quick") == 0) {
+            full = false;
+            random_runs = 50;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
             only = find(argv[++i]);
         else if (strcmp(argv[i], "--random") == 0 && i + 1 < argc)
             random_runs = strtoul(argv[++i], NULL, 10);
@@ -434,7 +436,7 @@ int main(int argc, char **argv)
         else {
             fprintf(
                 stderr,
-                "usage: %s [--full] [--only NAME] [--stride K] [--random N] | "
+                "usage: %s [--quick] [--only NAME] [--stride K] [--random N] | "
                 "[--run NAME]\n",
                 argv[0]);
             return 2;

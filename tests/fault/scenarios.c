@@ -204,6 +204,7 @@ static int pipeline_main(void *arg)
 #define ECHO_CLIENTS 3
 #define ECHO_ROUNDS 3
 #define ECHO_LEN 3000
+#define ECHO_BIG (200 * 1024) /* above the high-water mark: drain waits */
 
 static int echo_handler(tulip_stream *s, void *arg)
 {
@@ -224,45 +225,80 @@ static int echo_handler(tulip_stream *s, void *arg)
 
 struct echo {
     int port;
+    int next_id;
+    bool idle_connected;
 };
 
-static int echo_client(void *arg)
+/* A connected stream to the echo server. */
+static int echo_connect(struct echo *e, tulip_stream **s)
 {
-    struct echo *e = arg;
-    static char out[ECHO_LEN], in[ECHO_CLIENTS][ECHO_LEN];
-    static int next_id;
     char port[16];
-    tulip_stream *s = NULL;
-    size_t partial;
-    int id = next_id++ % ECHO_CLIENTS;
     int fd = -1;
     int rc;
 
-    for (size_t i = 0; i < sizeof(out); i++)
-        out[i] = (char)('a' + i % 26);
     (void)snprintf(port, sizeof(port), "%d", e->port);
     rc = tulip_tcp_connect(&fd, "127.0.0.1", port, NULL);
     if (rc)
         return rc;
-    rc = tulip_stream_new(&s, fd, NULL);
-    if (rc) {
+    rc = tulip_stream_new(s, fd, NULL);
+    if (rc)
         close(fd);
+    return rc;
+}
+
+/* Client 0 sends one big message, the others a few small ones. */
+static int echo_client(void *arg)
+{
+    struct echo *e = arg;
+    static char out[ECHO_BIG], in[ECHO_CLIENTS][ECHO_BIG];
+    tulip_stream *s = NULL;
+    size_t partial;
+    int id = e->next_id++ % ECHO_CLIENTS;
+    size_t len = id == 0 ? ECHO_BIG : ECHO_LEN;
+    int rounds = id == 0 ? 1 : ECHO_ROUNDS;
+    int rc;
+
+    for (size_t i = 0; i < len; i++)
+        out[i] = (char)('a' + i % 26 + i / 4096 % 7);
+    rc = echo_connect(e, &s);
+    if (rc)
         return rc;
-    }
-    for (int r = 0; r < ECHO_ROUNDS && !rc; r++) {
+    for (int r = 0; r < rounds && !rc; r++) {
         ssize_t n;
-        rc = tulip_stream_write(s, out, sizeof(out));
+        rc = tulip_stream_write(s, out, len);
         if (!rc)
             rc = tulip_stream_drain(s);
         if (rc)
             break;
-        n = tulip_stream_read_exactly(s, in[id], sizeof(out), &partial);
+        n = tulip_stream_read_exactly(s, in[id], len, &partial);
         if (n < 0)
             rc = (int)n;
-        else if (memcmp(in[id], out, sizeof(out)) != 0)
+        else if (memcmp(in[id], out, len) != 0)
             rc = 3;
     }
     rc = first_err(rc, tulip_stream_wait_closed(s));
+    tulip_stream_free(s);
+    return rc;
+}
+
+/* Connects and waits until the server closes it (cancelling its handler):
+ * end of file then. */
+static int echo_idle_client(void *arg)
+{
+    struct echo *e = arg;
+    tulip_stream *s = NULL;
+    char b;
+    ssize_t n;
+    int rc = echo_connect(e, &s);
+
+    if (rc)
+        return rc;
+    e->idle_connected = true;
+    n = tulip_stream_read(s, &b, 1);
+    rc = first_err(n < 0   ? (int)n
+                   : n > 0 ? 10
+                           : 0,
+                   tulip_stream_wait_closed(s));
     tulip_stream_free(s);
     return rc;
 }
@@ -272,14 +308,17 @@ static int echo_body(void *arg)
     struct echo *e = arg;
     struct tulip_server_opts o = {.host = "127.0.0.1", .port = "0"};
     tulip_server *srv;
+    tulip_task *idle = NULL;
     tulip_group *g;
-    int rc, cancelled;
+    int rc, idle_rc = 0, cancelled;
 
     rc = tulip_server_start(&srv, echo_handler, NULL, &o);
     if (rc)
         return rc;
     e->port = tulip_server_port(srv);
-    rc = e->port < 0 ? e->port : tulip_group_new(&g);
+    rc = e->port < 0 ? e->port : tulip_spawn(&idle, NULL, echo_idle_client, e);
+    if (!rc)
+        rc = tulip_group_new(&g);
     if (rc)
         goto out;
     for (int i = 0; i < ECHO_CLIENTS && !rc; i++)
@@ -287,15 +326,29 @@ static int echo_body(void *arg)
     if (rc)
         tulip_group_cancel(g);
     rc = first_err(rc, tulip_group_wait(g));
+    /* the idle client's handler runs before the server closes */
+    for (int i = 0; i < 1000 && !rc && !tulip_task_done(idle) &&
+                    !(e->idle_connected && tulip_server_connections(srv) == 1);
+         i++)
+        rc = tulip_sleep(TULIP_MSEC);
 out:
-    cancelled = tulip_server_close(srv, TULIP_SEC);
+    cancelled = tulip_server_close(srv, 0);
     tulip_server_free(srv);
-    return first_err(rc, cancelled < 0 ? cancelled : 0);
+    if (idle) {
+        if (rc)
+            tulip_task_cancel(idle);
+        int jr = tulip_task_join(idle, &idle_rc);
+        if (jr)
+            idle_rc = jr;
+        tulip_task_release(idle);
+    }
+    rc = first_err(rc, cancelled < 0 ? cancelled : 0);
+    return first_err(rc, idle_rc == -ECANCELED && rc ? 0 : idle_rc);
 }
 
 static int echo_main(void *arg)
 {
-    struct echo e;
+    struct echo e = {0};
 
     (void)arg;
     return with_deadline(echo_body, &e);
