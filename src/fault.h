@@ -81,7 +81,9 @@ struct tulip__fault_plan {
                           or with p or site -1, one of the site's errors */
 };
 
-/* Install a plan (NULL: none) and zero the counters. */
+/* Install a plan (NULL: none) and zero the counters. Not while another
+ * thread passes a failure point (the pool's workers): the plan itself is
+ * not atomic, only its on switch and the counters are. */
 TULIP_PRIVATE void tulip__fault_set(const struct tulip__fault_plan *plan);
 
 /* Parse "site=read,nth=17,err=ECONNRESET,every=1,p=0.1,seed=7" into *plan:
