@@ -46,9 +46,19 @@ static const int site_nerrs[] = {
 #define FAULT_ERRNOS(XX)                                                       \
     XX(ENOMEM)                                                                 \
     XX(EAGAIN)                                                                 \
-    XX(EINTR) XX(EMFILE) XX(ENFILE) XX(ECONNRESET) XX(ECONNREFUSED)            \
-        XX(ECONNABORTED) XX(EPIPE) XX(EIO) XX(ENOBUFS) XX(ENOSPC)              \
-            XX(ETIMEDOUT) XX(EACCES) XX(EINVAL)
+    XX(EINTR)                                                                  \
+    XX(EMFILE)                                                                 \
+    XX(ENFILE)                                                                 \
+    XX(ECONNRESET)                                                             \
+    XX(ECONNREFUSED)                                                           \
+    XX(ECONNABORTED)                                                           \
+    XX(EPIPE)                                                                  \
+    XX(EIO)                                                                    \
+    XX(ENOBUFS)                                                                \
+    XX(ENOSPC)                                                                 \
+    XX(ETIMEDOUT)                                                              \
+    XX(EACCES)                                                                 \
+    XX(EINVAL)
 
 static struct tulip__fault_plan plan;           /* set before any call */
 static atomic_bool plan_on;                     /* plan holds a plan */
