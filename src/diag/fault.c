@@ -166,12 +166,13 @@ int tulip__fault_parse(const char *s, struct tulip__fault_plan *p)
 {
     char buf[256];
     char *save = NULL;
+    size_t len;
 
-    if (!s || !p || strlen(s) >= sizeof(buf))
+    if (!s || !p || (len = strlen(s)) >= sizeof(buf))
         return -EINVAL;
     memset(p, 0, sizeof(*p));
     p->site = -1;
-    strcpy(buf, s);
+    memcpy(buf, s, len + 1);
     for (char *kv = strtok_r(buf, ",", &save); kv;
          kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
