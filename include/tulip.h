@@ -1479,6 +1479,8 @@ TULIP_EXTERN int tulip_group_cancel(tulip_group *g);
  * @return The first error of a child.
  * @return -ECANCELED if the parent was cancelled.
  * @return -ETIMEDOUT if a deadline of the parent's scopes passed.
+ * @return -ENOMEM if the timer of such a deadline could not be armed: the
+ *         children are cancelled and waited for.
  * @return -EINVAL if g is NULL.
  * @return -EPERM if not called from the task that opened g, or g is not the
  *         innermost scope of that task.

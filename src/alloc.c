@@ -45,6 +45,8 @@ void tulip_get_allocator(tulip_alloc_fn **fn, void **ud)
 
 void *tulip__alloc(size_t size)
 {
+    if (TULIP_FAULT(alloc))
+        return NULL;
     return alloc_fn(alloc_ud, NULL, 0, size ? size : 1);
 }
 
@@ -58,6 +60,8 @@ void *tulip__calloc(size_t size)
 
 void *tulip__realloc(void *ptr, size_t old_size, size_t new_size)
 {
+    if (new_size > old_size && TULIP_FAULT(alloc))
+        return NULL;
     return alloc_fn(alloc_ud, ptr, old_size, new_size ? new_size : 1);
 }
 

@@ -54,4 +54,8 @@ TULIP_PRIVATE void tulip__free(void *ptr, size_t size);
 TULIP_PRIVATE _Noreturn void tulip__panic(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
+/* Fault injection points (TULIP_SYS, TULIP_FAULT): the plain calls unless
+ * TULIP_TESTING. */
+#include "fault.h"
+
 #endif /* TULIP_INTERNAL_H */

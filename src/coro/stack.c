@@ -219,8 +219,9 @@ static int slab_new(struct stack_pool *sp, struct stack_class *c)
         sp->slabs = s;
         sp->slabs_cap = cap;
     }
-    base = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    base = TULIP_SYS(mmap)(
+        NULL, len, PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (base == MAP_FAILED)
         return -ENOMEM;
     sp->slabs[sp->nslabs].base = base;

@@ -304,7 +304,7 @@ ssize_t tulip_read_until(int fd, void *buf, size_t n, int64_t deadline_ns)
     if (rc)
         return rc;
     for (;;) {
-        r = read(fd, buf, n);
+        r = TULIP_SYS(read)(fd, buf, n);
         if (r >= 0)
             return r;
         rc = tulip__fd_retry(t, fd, TULIP_READ, deadline_ns);
@@ -338,7 +338,7 @@ ssize_t tulip__writev_nosigpipe(int fd, const struct iovec *iov, int n)
     sigpending(&pending);
     was_pending = sigismember(&pending, SIGPIPE) == 1;
     pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    w = writev(fd, iov, n);
+    w = TULIP_SYS(writev)(fd, iov, n);
     err = errno;
     if (w < 0 && err == EPIPE && !was_pending) {
         while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
@@ -355,9 +355,9 @@ static ssize_t write_nosig(struct fd_rec *r, int fd, const void *buf, size_t n)
     ssize_t w;
 
     if (!r || r->kind != KIND_OTHER) {
-        w = send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        w = TULIP_SYS(send)(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w >= 0 || errno != ENOTSOCK) {
-            if (r)
+            if (r && w >= 0) /* an error (EINTR ...) does not tell */
                 r->kind = KIND_SOCKET;
             return w;
         }

@@ -54,7 +54,7 @@ static ssize_t write_all(struct file_job *j)
         if (j->positional)
             w = pwrite(j->fd, j->buf + done, j->n - done, j->off + (off_t)done);
         else
-            w = write(j->fd, j->buf + done, j->n - done);
+            w = TULIP_SYS(write)(j->fd, j->buf + done, j->n - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0)
@@ -77,7 +77,7 @@ static int file_work(void *arg)
     case OP_READ:
         do
             r = j->positional ? pread(j->fd, j->buf, j->n, j->off)
-                              : read(j->fd, j->buf, j->n);
+                              : TULIP_SYS(read)(j->fd, j->buf, j->n);
         while (r < 0 && errno == EINTR);
         break;
     case OP_WRITE:

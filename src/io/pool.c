@@ -343,7 +343,7 @@ static void chan_ready(struct tulip__io *io, unsigned revents)
     ssize_t r;
 
     (void)revents;
-    r = read(c->efd, &count, sizeof(count));
+    r = TULIP_SYS(read)(c->efd, &count, sizeof(count));
     (void)r;
     pthread_mutex_lock(&c->mu);
     j = c->done;
@@ -385,7 +385,7 @@ static int chan_get(tulip_loop *loop, struct pool_chan **out)
     c = tulip__calloc(sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    c->efd = TULIP_SYS(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (c->efd < 0) {
         rc = -errno;
         tulip__free(c, sizeof(*c));

@@ -76,7 +76,7 @@ static int make_pipe(int which, int *parent, int *child)
 {
     int fds[2], rd, wr, rc;
 
-    if (pipe2(fds, O_CLOEXEC) < 0)
+    if (TULIP_SYS(pipe2)(fds, O_CLOEXEC) < 0)
         return -errno;
     rd = fd_above_stdio(fds[0]);
     wr = fd_above_stdio(fds[1]);
@@ -470,7 +470,8 @@ static int comm_step(tulip_process *p, struct comm *c, int i)
         rc = bytes_reserve(b, &c->cap[i]);
         if (rc)
             return rc;
-        n = read(p->fds[i], b->data + b->len, c->cap[i] - b->len - 1);
+        n = TULIP_SYS(read)(p->fds[i], b->data + b->len,
+                            c->cap[i] - b->len - 1);
         if (n > 0)
             b->len += (size_t)n;
     } else {

@@ -242,6 +242,14 @@ static int server_main(void *arg)
     close_listeners(srv);
     tulip_group_wait(g);
     srv->group = NULL;
+    /* Handlers cancelled before their first step never ran conn_main,
+     * which unlinks and frees its connection: the ones still listed. */
+    while (srv->conns) {
+        struct srv_conn *c = srv->conns;
+        conn_unlink(c);
+        tulip_stream_free(c->s); /* closes fd */
+        tulip__free(c, sizeof(*c));
+    }
 out:
     close_listeners(srv);
     if (srv->orphan)
@@ -414,7 +422,12 @@ void tulip_server_free(tulip_server *srv)
 {
     if (!srv)
         return;
-    if (tulip_task_done(srv->main)) {
+    /* A supervisor that has not started never runs server_main, which
+     * closes the listeners and frees an orphan: do both here. */
+    if (srv->main->state == TULIP__TASK_NEW)
+        tulip_task_cancel(srv->main);
+    if (tulip_task_done(srv->main) || srv->main->state == TULIP__TASK_NEW) {
+        close_listeners(srv);
         srv_release(srv);
         return;
     }

@@ -173,7 +173,7 @@ static void sig_ready(struct tulip__io *io, unsigned revents)
 
     (void)revents;
     for (;;) {
-        n = read(st->sfd, si, sizeof(si));
+        n = TULIP_SYS(read)(st->sfd, si, sizeof(si));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

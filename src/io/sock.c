@@ -54,7 +54,8 @@ int tulip_socket(int *fd, int domain, int type, int protocol)
     if (!fd)
         return -EINVAL;
     *fd = -1;
-    s = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    s = TULIP_SYS(socket)(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          protocol);
     if (s < 0)
         return -errno;
     *fd = s;
@@ -71,7 +72,7 @@ static int connect_in(struct tulip_task *t, int fd, const struct sockaddr *addr,
     socklen_t elen = sizeof(err);
     int rc;
 
-    if (connect(fd, addr, len) == 0)
+    if (TULIP_SYS(connect)(fd, addr, len) == 0)
         return 0;
     /* EINTR: the connection goes on asynchronously, as for EINPROGRESS */
     if (errno != EINPROGRESS && errno != EINTR)
@@ -116,8 +117,8 @@ int tulip_accept_until(int lfd, struct sockaddr *addr, socklen_t *addrlen,
         return rc;
     for (;;) {
         sl = sizeof(ss);
-        fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        fd = TULIP_SYS(accept4)(lfd, (struct sockaddr *)&ss, &sl,
+                                SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0)
             break;
         /* a connection reset before it was accepted is not the
@@ -159,7 +160,8 @@ ssize_t tulip_recvfrom_until(int fd, void *buf, size_t n, int flags,
     if (rc)
         return rc;
     for (;;) {
-        r = recvfrom(fd, buf, n, flags | MSG_DONTWAIT, addr, addrlen);
+        r = TULIP_SYS(recvfrom)(fd, buf, n, flags | MSG_DONTWAIT, addr,
+                                addrlen);
         if (r >= 0)
             return r;
         rc = tulip__fd_retry(t, fd, TULIP_READ, deadline_ns);
@@ -204,7 +206,7 @@ static ssize_t send_in(int fd, const void *buf, size_t n, int flags,
         return rc;
     flags |= MSG_NOSIGNAL | MSG_DONTWAIT;
     do {
-        w = sendto(fd, p + done, n - done, flags, addr, addrlen);
+        w = TULIP_SYS(sendto)(fd, p + done, n - done, flags, addr, addrlen);
         if (w >= 0) {
             done += (size_t)w;
             if (addr)

@@ -121,12 +121,14 @@ static ssize_t out_iov(struct tulip_stream *s, struct iovec *iov, int n)
     for (;;) {
         if (s->kind != KIND_OTHER) {
             struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-            w = sendmsg(s->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+            w = TULIP_SYS(sendmsg)(s->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (w < 0 && errno == ENOTSOCK) {
                 s->kind = KIND_OTHER;
                 continue;
             }
-            s->kind = KIND_SOCKET;
+            /* only a write tells: an error (EINTR ...) may come first */
+            if (w >= 0)
+                s->kind = KIND_SOCKET;
         } else {
             w = tulip__writev_nosigpipe(s->fd, iov, n);
         }
@@ -147,7 +149,7 @@ static ssize_t out_buf(struct tulip_stream *s, const void *buf, size_t n)
     if (s->kind != KIND_SOCKET)
         return out_iov(s, &iov, 1);
     do
-        w = send(s->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        w = TULIP_SYS(send)(s->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (w < 0 && errno == EINTR);
     if (w >= 0)
         return w;
@@ -362,7 +364,7 @@ static ssize_t read_some(struct tulip_stream *s, struct tulip_task *t, void *p,
             if (s->closed) /* closed by another task meanwhile */
                 return TULIP_ECLOSED;
         }
-        r = read(s->fd, p, n);
+        r = TULIP_SYS(read)(s->fd, p, n);
         if (r > 0) {
             s->drained = (size_t)r < n;
             return r;

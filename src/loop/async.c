@@ -112,7 +112,7 @@ int tulip__async_init(tulip_loop *loop)
     loop->async_pool = pool;
     atomic_init(&loop->async_free, 1);
     int rc;
-    loop->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    loop->wakefd = TULIP_SYS(eventfd)(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (loop->wakefd < 0) {
         rc = -errno;
         goto out_free_pool;
@@ -194,7 +194,7 @@ void tulip__async_drain(tulip_loop *loop)
 void tulip__async_clear_wakefd(tulip_loop *loop)
 {
     uint64_t count;
-    ssize_t r = read(loop->wakefd, &count, sizeof(count));
+    ssize_t r = TULIP_SYS(read)(loop->wakefd, &count, sizeof(count));
     (void)r; /* EAGAIN: someone read it already; nothing to do */
 }
 

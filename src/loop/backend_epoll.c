@@ -40,7 +40,7 @@ static int epoll_init(struct tulip__backend *b)
     struct epoll_state *st = tulip__alloc(sizeof(*st));
     if (!st)
         return -ENOMEM;
-    st->epfd = epoll_create1(EPOLL_CLOEXEC);
+    st->epfd = TULIP_SYS(epoll_create1)(EPOLL_CLOEXEC);
     if (st->epfd < 0) {
         int err = -errno;
         tulip__free(st, sizeof(*st));
@@ -63,7 +63,7 @@ static int epoll_ctl_fd(struct tulip__backend *b, int op, int fd,
 {
     struct epoll_state *st = b->priv;
     struct epoll_event ev = {.events = epoll_mask(events), .data.fd = fd};
-    if (epoll_ctl(st->epfd, op, fd, &ev) == 0)
+    if (TULIP_SYS(epoll_ctl)(st->epfd, op, fd, &ev) == 0)
         return 0;
     return -errno;
 }
@@ -108,7 +108,8 @@ static int epoll_poll(struct tulip__backend *b, int64_t timeout_ns,
     struct epoll_state *st = b->priv;
     if (max > EPOLL_BATCH)
         max = EPOLL_BATCH;
-    int n = epoll_wait(st->epfd, st->evs, max, epoll_timeout_ms(timeout_ns));
+    int n = TULIP_SYS(epoll_wait)(st->epfd, st->evs, max,
+                                  epoll_timeout_ms(timeout_ns));
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {

@@ -121,7 +121,8 @@ static int poll_poll(struct tulip__backend *b, int64_t timeout_ns,
     struct poll_state *st = b->priv;
     struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000),
                           .tv_nsec = (long)(timeout_ns % 1000000000)};
-    int n = ppoll(st->pfds, (nfds_t)st->n, timeout_ns < 0 ? NULL : &ts, NULL);
+    int n = TULIP_SYS(ppoll)(st->pfds, (nfds_t)st->n,
+                             timeout_ns < 0 ? NULL : &ts, NULL);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     int out = 0;

@@ -188,6 +188,10 @@ int tulip_group_wait(tulip_group *g)
             /* Cancelled or timed out: what came from outside the group is
              * returned; the children are cancelled and still waited for. */
             outside = tulip__scope_check_from(t, g->scope.outer_);
+            /* Not a cancel: no memory for a deadline's timer. It must not
+             * pass for a clean end of children it cancels. */
+            if (!outside && rc != -ECANCELED && rc != -ETIMEDOUT)
+                outside = rc;
             group_cancel(g);
             g->scope.flags_ |= TULIP_SCOPE_SHIELD;
             g->scope.state_ = 0;
