@@ -1206,6 +1206,225 @@ TULIP_EXTERN int tulip_run(tulip_task_fn *fn, void *arg, int *result,
 /** @} */
 
 /* ======================================================================== */
+/** @defgroup ctxvar Task-local storage (contextvars)
+ *
+ * Python's contextvars: a variable (ContextVar) is a key, made once, with a
+ * default value and an optional destructor for the values set; a context
+ * (Context) maps variables to values. Code always runs in a current
+ * context:
+ * - a task in its own, a copy of its spawner's current context taken at
+ *   spawn (asyncio's create_task): later sets in either one do not affect
+ *   the other;
+ * - a callback of tulip_call_soon(), tulip_call_later() or tulip_call_at()
+ *   in a copy of the context it was scheduled from, taken when it was
+ *   scheduled; what the callback sets is gone when it returns;
+ * - code outside tasks and callbacks (before and between loop runs) in the
+ *   thread's root context;
+ * - fn of tulip_context_run() in the context given.
+ *
+ * Copies are cheap: contexts share one immutable map until a set replaces
+ * it, and nothing is copied at all while no variable was ever set in the
+ * process (call_soon, spawn and task switches then cost what they cost
+ * without contexts).
+ *
+ * A value's destructor runs exactly once, when no context (and no token)
+ * holds that value any more: when it is overwritten or reset in the last
+ * context that has it, when that task finishes (or is destroyed by
+ * tulip_loop_close()), when that callback returns or is cancelled or
+ * discarded. It runs on the thread of whoever dropped the value and must
+ * not set or reset variables. Each set is a value of its own: setting the
+ * same pointer twice runs the destructor twice. Defaults are never
+ * destroyed.
+ *
+ * Differences from Python: callbacks of tulip_call_soon_threadsafe(), of fd
+ * watchers and done-callbacks start in an empty context (each done-callback
+ * in a fresh one) rather than in a copy; and contexts belong to one thread,
+ * like the loop.
+ *
+ * @code
+ * static tulip_ctxvar *request_id;     // tulip_ctxvar_new(&request_id, ...)
+ *
+ * static void log_line(const char *msg)
+ * {
+ *     printf("[%s] %s\n", (char *)tulip_ctxvar_get(request_id), msg);
+ * }
+ *
+ * static int handle(void *arg)          // a task per request
+ * {
+ *     tulip_ctxvar_set(request_id, arg, NULL);
+ *     log_line("start");                // nested calls see it, no argument
+ *     tulip_sleep(TULIP_MSEC);
+ *     log_line("done");
+ *     return 0;
+ * }
+ * @endcode
+ * @{
+ */
+
+/** @brief A context variable (Python's ContextVar), opaque. */
+typedef struct tulip_ctxvar tulip_ctxvar;
+
+/** @brief A context (Python's contextvars.Context), opaque. */
+typedef struct tulip_context tulip_context;
+
+/** @brief Destructor of the values of a variable. */
+typedef void tulip_ctxvar_dtor_fn(void *value);
+
+/**
+ * @brief What tulip_ctxvar_reset() needs to undo a set (Python's Token), in
+ * caller storage. Its fields are private.
+ *
+ * A token holds the value the variable had before the set (so that a reset
+ * can bring it back): one that is not reset must be given back with
+ * tulip_ctxvar_token_drop().
+ */
+struct tulip_ctxvar_token {
+    tulip_context *ctx; /**< private: the context of the set */
+    tulip_ctxvar *var;  /**< private: the variable */
+    void *old;          /**< private: the previous value's record */
+    int state;          /**< private: 1 while it can be used */
+};
+
+/**
+ * @brief Make a context variable (ContextVar(name, default=...)).
+ *
+ * Make variables once (at start-up, like Python's module-level ContextVar)
+ * and keep them: every lookup costs a scan of the variables set in the
+ * current context.
+ * @param[out] out The variable.
+ * @param default_value What tulip_ctxvar_get() returns where the variable
+ *        is not set (never destroyed).
+ * @param dtor Called once on each value set, when no context holds it any
+ *        more; NULL for none.
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_ctxvar_new(tulip_ctxvar **out, void *default_value,
+                                  tulip_ctxvar_dtor_fn *dtor);
+
+/**
+ * @brief Give back the caller's reference to var (NULL is a no-op).
+ *
+ * Values still set in some context keep it alive internally (and are
+ * destroyed as usual); the caller must not use var any more.
+ * @param var The variable.
+ */
+TULIP_EXTERN void tulip_ctxvar_free(tulip_ctxvar *var);
+
+/**
+ * @brief The value of var in the current context, or its default
+ * (ContextVar.get()). Costs no allocation.
+ * @param var The variable.
+ * @return The value, the default if var is not set, NULL if var is NULL.
+ */
+TULIP_EXTERN void *tulip_ctxvar_get(const tulip_ctxvar *var);
+
+/**
+ * @brief Whether var is set in the current context, and to what
+ * (`var in copy_context()`, ContextVar.get() raising LookupError).
+ * @param var The variable.
+ * @param[out] out The value, or the default if not set.
+ * @return 0 if var is set.
+ * @return -ENOENT if it is not (*out is the default).
+ * @return -EINVAL if var or out is NULL.
+ */
+TULIP_EXTERN int tulip_ctxvar_lookup(const tulip_ctxvar *var, void **out);
+
+/**
+ * @brief Set var in the current context (ContextVar.set()).
+ *
+ * Only the current context changes: tasks spawned and callbacks scheduled
+ * before keep what they copied, those spawned or scheduled after see value.
+ * The value whose place it takes is destroyed if nothing else holds it.
+ * @param var The variable.
+ * @param value The new value; with a destructor, owned by the contexts from
+ *        now on.
+ * @param[out] tok Where to store a token for tulip_ctxvar_reset(), or NULL.
+ * @return 0 on success.
+ * @return -EINVAL if var is NULL.
+ * @return -ENOMEM if out of memory: nothing changed, value is still the
+ *         caller's (its destructor is not called).
+ */
+TULIP_EXTERN int tulip_ctxvar_set(tulip_ctxvar *var, void *value,
+                                  struct tulip_ctxvar_token *tok);
+
+/**
+ * @brief Give var in the current context back the value (or the unset
+ * state) it had before the set that made tok (ContextVar.reset()).
+ *
+ * The token is used up, whatever was set in between. A failed reset leaves
+ * the token as it was.
+ * @param var The variable.
+ * @param tok The token of a set of var in this same context.
+ * @return 0 on success.
+ * @return -EINVAL if var or tok is NULL, or tok was made by a set of
+ *         another variable (Python's ValueError).
+ * @return -EALREADY if tok was used already, or dropped (RuntimeError).
+ * @return -EXDEV if tok was made in another context (ValueError).
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_ctxvar_reset(tulip_ctxvar *var,
+                                    struct tulip_ctxvar_token *tok);
+
+/**
+ * @brief Give back a token that will not be reset, with the old value it
+ * holds (NULL or a used token: no-op).
+ * @param tok The token.
+ */
+TULIP_EXTERN void tulip_ctxvar_token_drop(struct tulip_ctxvar_token *tok);
+
+/**
+ * @brief A copy of the current context (contextvars.copy_context()).
+ * @param[out] out The copy, to be given back with tulip_context_free().
+ * @return 0 on success.
+ * @return -EINVAL if out is NULL.
+ * @return -ENOMEM if out of memory.
+ */
+TULIP_EXTERN int tulip_context_copy(tulip_context **out);
+
+/**
+ * @brief Give back a context from tulip_context_copy() (NULL is a no-op).
+ *
+ * Values only it holds are destroyed (once it is no longer entered and no
+ * token made in it is left).
+ * @param ctx The context.
+ */
+TULIP_EXTERN void tulip_context_free(tulip_context *ctx);
+
+/**
+ * @brief Run fn(arg) with ctx as the current context (Context.run()).
+ *
+ * What fn sets stays in ctx; the caller's context is the current one
+ * again afterwards. In a task, fn may suspend: other tasks meanwhile run in
+ * their own contexts.
+ * @param ctx The context.
+ * @param fn The function.
+ * @param arg Its argument.
+ * @return 0 on success (fn ran).
+ * @return -EINVAL if ctx or fn is NULL.
+ * @return -EBUSY if ctx is being run already, here or in another task
+ *         (Python's RuntimeError "cannot enter context").
+ * @return -ENOMEM if out of memory (fn did not run).
+ */
+TULIP_EXTERN int tulip_context_run(tulip_context *ctx, tulip_callback_fn *fn,
+                                   void *arg);
+
+/**
+ * @brief The value of var in ctx (Context.get() / `ctx[var]`).
+ * @param ctx The context.
+ * @param var The variable.
+ * @param[out] out The value, or the default if not set.
+ * @return 0 if var is set in ctx.
+ * @return -ENOENT if it is not (*out is the default).
+ * @return -EINVAL if an argument is NULL.
+ */
+TULIP_EXTERN int tulip_context_lookup(const tulip_context *ctx,
+                                      const tulip_ctxvar *var, void **out);
+
+/** @} */
+
+/* ======================================================================== */
 /** @defgroup scope Cancellation scopes, deadlines and shields
  *
  * A scope is entered and exited by one task, in strict nesting order, on

@@ -47,6 +47,9 @@ struct soon_chunk {
 
 #define SOON_CHUNK_STRIDE ((sizeof(struct soon_chunk) + 63) & ~(size_t)63)
 
+const struct tulip__cbwrap *tulip__cbwrap;
+TULIP_TLS void *tulip__cb_local;
+
 _Static_assert(sizeof(tulip_handle) == 64, "a handle is one cache line");
 
 struct tulip__handle_slab {
@@ -113,6 +116,7 @@ static void handle_soon_run(struct tulip__cb *cb)
     if (!(h->state & TULIP__H_CANCELLED)) {
         h->state |= TULIP__H_DONE; /* cancel from inside fn is a no-op */
         h->fn(h->arg);
+        tulip__cb_returned();
     }
     handle_unref(h, TULIP__H_LOOP);
 }
@@ -122,6 +126,7 @@ static void handle_timer_run(struct tulip__timer *t)
     tulip_handle *h = tulip__container_of(t, tulip_handle, u.timer);
     h->state |= TULIP__H_DONE;
     h->fn(h->arg);
+    tulip__cb_returned();
     handle_unref(h, TULIP__H_LOOP);
 }
 
@@ -147,6 +152,16 @@ static void handle_give(tulip_handle *h, tulip_handle **out)
     }
 }
 
+/* After a chunk's records ran: recycle it. */
+static inline void soon_chunk_done(tulip_loop *loop, struct soon_chunk *c)
+{
+    loop->dispatched += c->n - 1; /* the poll budget counts callbacks */
+    if (loop->soon_chunk == c)
+        loop->soon_chunk = NULL;
+    c->cb.next = loop->soon_free;
+    loop->soon_free = &c->cb;
+}
+
 /* Run the records of a chunk, then recycle it. The loop is the one running
  * on this thread: chunks run only from its pass. */
 static void soon_chunk_run(struct tulip__cb *cb)
@@ -154,13 +169,11 @@ static void soon_chunk_run(struct tulip__cb *cb)
     struct soon_chunk *c = (struct soon_chunk *)(void *)cb;
     tulip_loop *loop = tulip__loop_running;
     uint32_t n = c->n;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; i < n; i++) {
         c->rec[i].fn(c->rec[i].arg);
-    loop->dispatched += n - 1; /* the poll budget counts callbacks */
-    if (loop->soon_chunk == c)
-        loop->soon_chunk = NULL;
-    cb->next = loop->soon_free;
-    loop->soon_free = cb;
+        tulip__cb_returned();
+    }
+    soon_chunk_done(loop, c);
 }
 
 static int soon_push(tulip_loop *loop, tulip_callback_fn *fn, void *arg)
@@ -190,11 +203,9 @@ static int soon_push(tulip_loop *loop, tulip_callback_fn *fn, void *arg)
     return 0;
 }
 
-int tulip_call_soon(tulip_loop *loop, tulip_callback_fn *fn, void *arg,
-                    tulip_handle **out)
+static inline int call_soon_plain(tulip_loop *loop, tulip_callback_fn *fn,
+                                  void *arg, tulip_handle **out)
 {
-    if (tulip__unlikely(!loop || !fn))
-        return -EINVAL;
     if (!out)
         return soon_push(loop, fn, arg);
     tulip_handle *h = handle_new(loop, fn, arg, 0);
@@ -206,11 +217,36 @@ int tulip_call_soon(tulip_loop *loop, tulip_callback_fn *fn, void *arg,
     return 0;
 }
 
-int tulip_call_at(tulip_loop *loop, int64_t when_ns, tulip_callback_fn *fn,
-                  void *arg, tulip_handle **out)
+/* Once contexts are in use: schedule fn with the current context. */
+static __attribute__((noinline)) int call_soon_wrapped(tulip_loop *loop,
+                                                       tulip_callback_fn *fn,
+                                                       void *arg,
+                                                       tulip_handle **out)
+{
+    const struct tulip__cbwrap *w = tulip__cbwrap_get();
+    int rc = w->wrap(&fn, &arg);
+    if (rc < 0)
+        return rc;
+    rc = call_soon_plain(loop, fn, arg, out);
+    if (rc < 0 && fn == w->run)
+        w->discard(arg);
+    return rc;
+}
+
+int tulip_call_soon(tulip_loop *loop, tulip_callback_fn *fn, void *arg,
+                    tulip_handle **out)
 {
     if (tulip__unlikely(!loop || !fn))
         return -EINVAL;
+    if (tulip__unlikely(tulip__cbwrap_get() != NULL))
+        return call_soon_wrapped(loop, fn, arg, out);
+    return call_soon_plain(loop, fn, arg, out);
+}
+
+static inline int call_at_plain(tulip_loop *loop, int64_t when_ns,
+                                tulip_callback_fn *fn, void *arg,
+                                tulip_handle **out)
+{
     tulip_handle *h = handle_new(loop, fn, arg, TULIP__H_TIMER);
     if (tulip__unlikely(!h))
         return -ENOMEM;
@@ -222,6 +258,30 @@ int tulip_call_at(tulip_loop *loop, int64_t when_ns, tulip_callback_fn *fn,
     }
     handle_give(h, out);
     return 0;
+}
+
+static __attribute__((noinline)) int
+call_at_wrapped(tulip_loop *loop, int64_t when_ns, tulip_callback_fn *fn,
+                void *arg, tulip_handle **out, const struct tulip__cbwrap *w)
+{
+    int rc = w->wrap(&fn, &arg);
+    if (rc < 0)
+        return rc;
+    rc = call_at_plain(loop, when_ns, fn, arg, out);
+    if (rc < 0 && fn == w->run)
+        w->discard(arg);
+    return rc;
+}
+
+int tulip_call_at(tulip_loop *loop, int64_t when_ns, tulip_callback_fn *fn,
+                  void *arg, tulip_handle **out)
+{
+    if (tulip__unlikely(!loop || !fn))
+        return -EINVAL;
+    const struct tulip__cbwrap *w = tulip__cbwrap_get();
+    if (tulip__unlikely(w != NULL))
+        return call_at_wrapped(loop, when_ns, fn, arg, out, w);
+    return call_at_plain(loop, when_ns, fn, arg, out);
 }
 
 int tulip_call_later(tulip_loop *loop, int64_t delay_ns, tulip_callback_fn *fn,
@@ -243,6 +303,9 @@ void tulip_handle_cancel(tulip_handle *h)
         !(h->state & TULIP__H_LOOP))
         return;
     h->state |= TULIP__H_CANCELLED;
+    const struct tulip__cbwrap *w = tulip__cbwrap_get();
+    if (w && h->fn == w->run)
+        w->discard(h->arg); /* it will never run */
     if (h->state & TULIP__H_TIMER) {
         tulip__loop_timer_stop(h->loop, &h->u.timer);
         handle_unref(h, TULIP__H_LOOP);
@@ -269,6 +332,34 @@ void tulip_handle_release(tulip_handle *h)
         return;
     h->loop->handles_held--;
     handle_unref(h, TULIP__H_USER);
+}
+
+/* At loop close: free what wrapped callbacks that will never run carry. */
+void tulip__handle_discard_wrapped(tulip_loop *loop)
+{
+    const struct tulip__cbwrap *w = tulip__cbwrap_get();
+    if (!w)
+        return;
+    for (struct tulip__cb *cb = loop->ready_head; cb; cb = cb->next) {
+        if (cb->fn == soon_chunk_run) {
+            struct soon_chunk *c = (struct soon_chunk *)(void *)cb;
+            for (uint32_t i = 0; i < c->n; i++)
+                if (c->rec[i].fn == w->run)
+                    w->discard(c->rec[i].arg);
+        } else if (cb->fn == handle_soon_run) {
+            tulip_handle *h = tulip__container_of(cb, tulip_handle, u.cb);
+            if (h->fn == w->run && !(h->state & TULIP__H_CANCELLED))
+                w->discard(h->arg);
+        }
+    }
+    for (size_t i = 0; i < loop->heap_size; i++) {
+        struct tulip__timer *t = loop->heap[3 + i].t;
+        if (t->fn != handle_timer_run)
+            continue;
+        tulip_handle *h = tulip__container_of(t, tulip_handle, u.timer);
+        if (h->fn == w->run)
+            w->discard(h->arg);
+    }
 }
 
 void tulip__handle_free_all(tulip_loop *loop)

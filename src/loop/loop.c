@@ -110,6 +110,7 @@ int tulip_loop_close(tulip_loop *loop)
             tulip__async_discard(cb);
     }
     tulip__async_close(loop);
+    tulip__handle_discard_wrapped(loop);
     tulip__timer_free_all(loop);
     tulip__io_free_all(loop);
     tulip__handle_free_all(loop);

@@ -178,4 +178,42 @@ TULIP_PRIVATE void **tulip__loop_upper(tulip_loop *loop);
 TULIP_PRIVATE void tulip__loop_set_close_hook(tulip_loop *loop,
                                               int (*hook)(tulip_loop *loop));
 
+/* ---- callback wrapping for task-local storage (handle.c) ----------------- */
+
+/*
+ * The task layer's contexts (src/task/context.c) ride on public callbacks
+ * through this table, which stays NULL until a context variable is first
+ * set in the process: until then scheduling and running a callback costs
+ * one predicted branch more. Once set, tulip_call_soon/call_at ask wrap()
+ * to replace (fn, arg) by a trampoline `run` carrying the current context
+ * (or to leave them, for an empty one), discard() frees what a wrapped
+ * callback carries when it will never run (cancelled, loop closed), and
+ * after() is called when a callback returns leaving tulip__cb_local set.
+ */
+struct tulip__cbwrap {
+    int (*wrap)(tulip_callback_fn **fn, void **arg); /* 0 or -ENOMEM */
+    tulip_callback_fn *run;                          /* the trampoline */
+    void (*discard)(void *arg);                      /* arg of run */
+    void (*after)(void);                             /* a callback returned */
+};
+
+TULIP_PRIVATE extern const struct tulip__cbwrap *tulip__cbwrap;
+
+static inline const struct tulip__cbwrap *tulip__cbwrap_get(void)
+{
+    return __atomic_load_n(&tulip__cbwrap, __ATOMIC_RELAXED);
+}
+
+/* What a callback left behind on this thread for after(): context.c's
+ * context of a callback that ran without one and set a variable. NULL
+ * otherwise, so that telling the end of a callback is one compare. */
+TULIP_PRIVATE extern TULIP_TLS void *tulip__cb_local;
+
+/* A callback returned. */
+static inline void tulip__cb_returned(void)
+{
+    if (tulip__unlikely(tulip__cb_local != NULL))
+        tulip__cbwrap->after();
+}
+
 #endif /* TULIP_LOOP_H */

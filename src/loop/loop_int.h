@@ -153,6 +153,7 @@ TULIP_PRIVATE void tulip__io_free_all(tulip_loop *loop);
 
 /* handle.c */
 TULIP_PRIVATE void tulip__handle_free_all(tulip_loop *loop);
+TULIP_PRIVATE void tulip__handle_discard_wrapped(tulip_loop *loop);
 
 /* async.c */
 TULIP_PRIVATE int tulip__async_init(tulip_loop *loop);

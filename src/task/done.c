@@ -37,6 +37,7 @@ static void donecb_run(struct tulip__cb *cb)
     struct tulip__donecb *n = tulip__container_of(cb, struct tulip__donecb, cb);
 
     n->ops->call(n->obj, n->fn, n->arg);
+    tulip__cb_returned();
     n->ops->release(n->obj);
     tulip__free(n, sizeof(*n));
 }

@@ -162,6 +162,8 @@ static void task_finished(struct tulip_task *t)
 {
     t->state = TULIP__TASK_DONE;
     tulip__coro_release(&t->co);
+    if (t->ctx)
+        tulip__context_task_done(t);
     tasks_unlink(t);
     if (t->groups) {
         /* It returned without waiting for its groups: misuse. Their
@@ -403,8 +405,18 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
     t = task_alloc(loop);
     if (!t)
         return -ENOMEM;
+    t->ctx = 0;
+    if (tulip__unlikely(tulip__context_active()) &&
+        tulip__context_inherit(t, loop) < 0) {
+        tulip__free(t, sizeof(*t));
+        return -ENOMEM;
+    }
     rc = tulip__coro_init(&t->co, size, task_entry, t);
     if (rc) {
+        if (t->ctx) {
+            t->loop = loop;
+            tulip__context_task_done(t);
+        }
         tulip__free(t, sizeof(*t));
         return rc;
     }
@@ -695,6 +707,8 @@ static void task_destroy(struct tulip_task *t)
     tulip__waitq_remove(&t->waiter);
     tulip__loop_timer_stop(t->loop, &t->timer);
     tulip__coro_release(&t->co); /* abandons its frames */
+    if (t->ctx)
+        tulip__context_task_done(t);
     t->state = TULIP__TASK_DONE;
     t->result = -ECANCELED;
     tulip__done_drop(&t->done);
@@ -729,6 +743,7 @@ static int tasks_close_hook(tulip_loop *loop)
     tulip__agen_close_loop(&ts->pub);
     if (ts->pub.io_close)
         ts->pub.io_close(loop);
+    tulip__context_loop_close(&ts->pub);
     while ((t = ts->cache) != NULL) {
         ts->cache = t->all_next;
         tulip__free(t, sizeof(*t));

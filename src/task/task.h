@@ -176,6 +176,9 @@ struct tulip_task {
     unsigned char retrieved;     /* result read by someone */
     unsigned char batched;       /* the current step was started by the
                                     loop's pass, not by an eager spawn */
+    unsigned ctx : 24;           /* its context: an entry of the loop's
+                                    table (context.c); 0: empty. In the
+                                    padding: the object has no room left */
 };
 
 /* A sleeping task costs one stack page plus this object: keep it within a
@@ -195,11 +198,26 @@ struct tulip__tasks {
     void *io;                           /* the I/O layer's per-loop state */
     void (*io_close)(tulip_loop *loop); /* frees it at loop close */
     struct tulip_task *until; /* task of tulip_loop_run_until(), or NULL */
+    void *contexts;           /* the task contexts (context.c), or NULL */
 };
 
 /* Generators registered for tulip_shutdown_gens() (agen.c). */
 TULIP_PRIVATE void tulip__agen_init(void);
 TULIP_PRIVATE void tulip__agen_close_loop(struct tulip__tasks *ts);
+
+/* Task-local storage (context.c). Until a context variable is first set,
+ * tulip__context_active() is false and tasks have the empty context. */
+static inline bool tulip__context_active(void)
+{
+    return tulip__cbwrap_get() != NULL;
+}
+/* t->ctx: a copy of the current context for t, spawned into loop (0 if
+ * empty). Returns 0 or -ENOMEM. */
+TULIP_PRIVATE int tulip__context_inherit(struct tulip_task *t,
+                                         tulip_loop *loop);
+/* t will not run again: give its context back (t->ctx != 0). */
+TULIP_PRIVATE void tulip__context_task_done(struct tulip_task *t);
+TULIP_PRIVATE void tulip__context_loop_close(struct tulip__tasks *ts);
 
 TULIP_PRIVATE struct tulip__tasks *tulip__tasks_of(tulip_loop *loop);
 /* The task whose step is running on this thread (task.c), read inline:
