@@ -11,6 +11,8 @@
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
 
+#include <limits.h>
+
 static tulip_barrier *bar;
 
 struct waiter {
@@ -83,6 +85,9 @@ Test(barrier, bad_input)
     cr_assert_eq(tulip_barrier_new(&b, -3), -EINVAL);
     tulip_barrier_free(NULL);
     cr_assert_eq(tulip_barrier_wait(NULL, NULL), -EINVAL);
+    cr_assert_eq(tulip_barrier_wait_until(NULL, 0, NULL), -EINVAL);
+    cr_assert_eq(tulip_barrier_new(&b, INT_MIN), -EINVAL);
+    cr_assert_null(b);
     cr_assert_eq(tulip_barrier_abort(NULL), -EINVAL);
     cr_assert_eq(tulip_barrier_reset(NULL), -EINVAL);
     cr_assert_eq(tulip_barrier_n_waiting(NULL), -EINVAL);

@@ -148,6 +148,44 @@ Test(chan, bad_input)
     ch_end();
 }
 
+Test(chan, bad_input_of_deadline_twins)
+{
+    void *m = I(5);
+
+    ch_begin(1);
+    cr_assert_eq(tulip_chan_send_until(NULL, I(1), 0), -EINVAL);
+    cr_assert_eq(tulip_chan_recv_until(NULL, &m, 0), -EINVAL);
+    cr_assert_eq(tulip_chan_select_until(NULL, 1, 0, NULL), -EINVAL);
+    ch_end();
+}
+
+/* The no-wait forms, open and close on closed sides, outside tasks. */
+Test(chan, no_wait_forms_on_closed_sides)
+{
+    void *m = NULL;
+
+    ch_begin(2);
+    cr_assert_eq(tulip_chan_try_send(ch, I(1)), 0);
+    cr_assert_eq(tulip_chan_close(ch, TULIP_CHAN_SEND), 0);
+    cr_assert_eq(tulip_chan_close(ch, TULIP_CHAN_SEND), TULIP_ECLOSED);
+    cr_assert_eq(tulip_chan_open(ch, TULIP_CHAN_SEND), TULIP_ECLOSED);
+    cr_assert_eq(tulip_chan_try_send(ch, I(2)), TULIP_ECLOSED);
+    cr_assert_eq(tulip_chan_try_recv(ch, &m), 0); /* drains */
+    cr_assert_eq(N(m), 1);
+    cr_assert_eq(tulip_chan_try_recv(ch, &m), TULIP_EOF);
+    cr_assert_eq(tulip_chan_close(ch, TULIP_CHAN_RECV), 0);
+    cr_assert_eq(tulip_chan_try_recv(ch, &m), TULIP_ECLOSED);
+    cr_assert_eq(tulip_chan_close(ch, TULIP_CHAN_RECV), TULIP_ECLOSED);
+    cr_assert_eq(tulip_chan_open(ch, TULIP_CHAN_RECV), TULIP_ECLOSED);
+    /* ch2: receivers gone first, a broken channel for senders */
+    cr_assert_eq(tulip_chan_try_send(ch2, I(1)), 0);
+    cr_assert_eq(tulip_chan_close(ch2, TULIP_CHAN_RECV), 0);
+    cr_assert_eq(tulip_chan_size(ch2), 0); /* dropped */
+    cr_assert_eq(tulip_chan_try_send(ch2, I(2)), -EPIPE);
+    cr_assert_eq(tulip_chan_try_recv(ch2, &m), TULIP_ECLOSED);
+    ch_end();
+}
+
 Test(chan, unbounded_grows_and_reports_oom)
 {
     void *m;

@@ -121,6 +121,7 @@ Test(cond, bad_input_and_misuse)
     cr_assert_eq(tulip_cond_wait(NULL), -EINVAL);
     cr_assert_eq(tulip_cond_wait_until(NULL, 0), -EINVAL);
     cr_assert_eq(tulip_cond_wait_for(NULL, NULL, NULL), -EINVAL);
+    cr_assert_eq(tulip_cond_wait_for_until(NULL, NULL, NULL, 0), -EINVAL);
     cr_assert_eq(tulip_cond_notify(NULL, 1), -EINVAL);
     cr_assert_eq(tulip_cond_notify_all(NULL), -EINVAL);
     cr_assert_eq(tulip_cond_wait(cv), -EPERM);

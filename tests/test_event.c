@@ -86,6 +86,7 @@ Test(event, bad_input)
     cr_assert_eq(tulip_event_clear(NULL), -EINVAL);
     cr_assert_not(tulip_event_is_set(NULL));
     cr_assert_eq(tulip_event_wait(NULL), -EINVAL);
+    cr_assert_eq(tulip_event_wait_until(NULL, 0), -EINVAL);
     cr_assert_eq(tulip_event_wait(ev), -EPERM);
     cr_assert_eq(tulip_event_wait_until(ev, 0), -EPERM);
     /* set and clear work outside tasks */

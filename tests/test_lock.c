@@ -96,6 +96,7 @@ Test(lock, bad_input_and_misuse)
     cr_assert_eq(tulip_lock_try_acquire(lk), -EPERM);
     cr_assert_eq(tulip_lock_release(lk), -EPERM);
     cr_assert_eq(tulip_lock_acquire(NULL), -EINVAL);
+    cr_assert_eq(tulip_lock_acquire_until(NULL, 5), -EINVAL);
     cr_assert_eq(tulip_lock_try_acquire(NULL), -EINVAL);
     cr_assert_eq(tulip_lock_release(NULL), -EINVAL);
 

@@ -167,6 +167,40 @@ Test(queue, bad_input)
     q_end();
 }
 
+Test(queue, bad_input_of_deadline_twins)
+{
+    void *item = I(5);
+
+    q_begin(TULIP_QUEUE_FIFO, 1);
+    cr_assert_eq(tulip_queue_put_until(NULL, I(1), 0), -EINVAL);
+    cr_assert_eq(tulip_queue_get_until(NULL, &item, 0), -EINVAL);
+    cr_assert_eq(tulip_queue_join_until(NULL, 0), -EINVAL);
+    q_end();
+}
+
+/* The no-wait forms and task_done on a shut-down queue, outside tasks. */
+Test(queue, no_wait_forms_after_shutdown)
+{
+    void *item = NULL;
+
+    q_begin(TULIP_QUEUE_FIFO, 2);
+    cr_assert_eq(tulip_queue_try_put(q, I(1)), 0);
+    cr_assert_eq(tulip_queue_try_put(q, I(2)), 0);
+    cr_assert_eq(tulip_queue_shutdown(q, false), 0);
+    cr_assert_eq(tulip_queue_shutdown(q, false), 0); /* again: no-op */
+    cr_assert_eq(tulip_queue_try_put(q, I(3)), TULIP_ESHUTDOWN);
+    cr_assert_eq(tulip_queue_try_get(q, &item), 0); /* drains */
+    cr_assert_eq(N(item), 1);
+    cr_assert_eq(tulip_queue_task_done(q), 0);
+    /* immediate after graceful: drops the rest, counts it done */
+    cr_assert_eq(tulip_queue_shutdown(q, true), 0);
+    cr_assert_eq(tulip_queue_size(q), 0);
+    cr_assert_eq(tulip_queue_try_get(q, &item), TULIP_ESHUTDOWN);
+    cr_assert_eq(tulip_queue_try_put(q, I(4)), TULIP_ESHUTDOWN);
+    cr_assert_eq(tulip_queue_task_done(q), -EOVERFLOW);
+    q_end();
+}
+
 Test(queue, out_of_memory)
 {
     tulip_queue *x = (tulip_queue *)1;

@@ -13,6 +13,8 @@
 
 #include "task_fixture.h"
 
+#include <limits.h>
+
 static tulip_sem *sem;
 static int holders, max_holders;
 
@@ -100,6 +102,9 @@ Test(sem, bad_input)
     cr_assert_eq(tulip_sem_new_bounded(NULL, 1), -EINVAL);
     tulip_sem_free(NULL);
     cr_assert_eq(tulip_sem_acquire(NULL), -EINVAL);
+    cr_assert_eq(tulip_sem_acquire_until(NULL, 1), -EINVAL);
+    cr_assert_eq(tulip_sem_new(&s, INT_MIN), -EINVAL);
+    cr_assert_null(s);
     cr_assert_eq(tulip_sem_try_acquire(NULL), -EINVAL);
     cr_assert_eq(tulip_sem_release(NULL), -EINVAL);
     cr_assert_eq(tulip_sem_value(NULL), -EINVAL);
