@@ -507,6 +507,41 @@ Test(context, context_run_in_a_task_that_suspends)
     cv_end();
 }
 
+static void sleep_forever_in_ctx(void *arg)
+{
+    (void)arg;
+    cr_expect_eq(tulip_ctxvar_set(var, V(6), NULL), 0);
+    tulip_sleep(TULIP_SEC);
+}
+
+static int stuck_runner_body(void *arg)
+{
+    (void)arg;
+    cr_expect_eq(tulip_ctxvar_set(var, V(5), NULL), 0);
+    cr_expect_eq(tulip_context_run(ctx_a, sleep_forever_in_ctx, NULL), 0);
+    return 0;
+}
+
+Test(context, task_destroyed_inside_context_run)
+{
+    cv_begin();
+    cr_assert_eq(tulip_context_copy(&ctx_a), 0);
+    tulip_task *r = fx_spawn(stuck_runner_body, NULL);
+    cr_assert_eq(tulip_loop_run_once(loop), 1);
+    tulip_task_release(r);
+    /* Destroyed while ctx_a is entered: the task's own context (5) goes,
+     * ctx_a is left entered by nobody and usable again. */
+    cr_assert_eq(tulip_loop_close(loop), 0);
+    cr_assert_eq(destroyed[5], 1);
+    cr_assert_eq(destroyed[6], 0);
+    cr_assert_eq(tulip_context_run(ctx_a, log_cb, L("again")), 0);
+    tulip_context_free(ctx_a);
+    cr_assert_eq(destroyed[6], 1);
+    cr_assert_str_eq(fx_log, "again");
+    cr_assert_eq(tulip_loop_new(&loop, NULL), 0);
+    cv_end();
+}
+
 /* ---- out of memory --------------------------------------------------------
  */
 
