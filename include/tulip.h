@@ -1217,7 +1217,9 @@ TULIP_EXTERN int tulip_run(tulip_task_fn *fn, void *arg, int *result,
  *   the other;
  * - a callback of tulip_call_soon(), tulip_call_later() or tulip_call_at()
  *   in a copy of the context it was scheduled from, taken when it was
- *   scheduled; what the callback sets is gone when it returns;
+ *   scheduled, and a done-callback of a future or task in a copy of the
+ *   context it was added from; what the callback sets is gone when it
+ *   returns;
  * - code outside tasks and callbacks (before and between loop runs) in the
  *   thread's root context;
  * - fn of tulip_context_run() in the context given.
@@ -1236,10 +1238,9 @@ TULIP_EXTERN int tulip_run(tulip_task_fn *fn, void *arg, int *result,
  * same pointer twice runs the destructor twice. Defaults are never
  * destroyed.
  *
- * Differences from Python: callbacks of tulip_call_soon_threadsafe(), of fd
- * watchers and done-callbacks start in an empty context (each done-callback
- * in a fresh one) rather than in a copy; and contexts belong to one thread,
- * like the loop.
+ * Differences from Python: callbacks of tulip_call_soon_threadsafe() start
+ * in an empty context rather than in a copy of the calling thread's; and
+ * contexts belong to one thread, like the loop.
  *
  * @code
  * static tulip_ctxvar *request_id;     // tulip_ctxvar_new(&request_id, ...)

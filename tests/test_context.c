@@ -347,6 +347,80 @@ Test(context, cancelled_and_discarded_callbacks_drop_their_context)
     cv_end();
 }
 
+static tulip_future *fut;
+
+static void fut_done_cb(tulip_future *f, void *arg)
+{
+    (void)f;
+    log_add("%s:%d", (const char *)arg, cur());
+    cr_expect_eq(tulip_ctxvar_set(var, V(9), NULL), 0); /* its own copy */
+}
+
+static int adder_body(void *arg)
+{
+    (void)arg;
+    cr_expect_eq(tulip_ctxvar_set(var, V(3), NULL), 0);
+    cr_expect_eq(tulip_future_add_done_callback(fut, fut_done_cb, L("cb")), 0);
+    cr_expect_eq(tulip_ctxvar_set(var, V(4), NULL), 0);
+    return 0;
+}
+
+static int completer_body(void *arg)
+{
+    (void)arg;
+    tulip_sleep(TULIP_MSEC);
+    cr_expect_eq(tulip_future_set_result(fut, NULL), 0);
+    tulip_sleep(TULIP_MSEC);
+    log_add("completer:%d", cur());
+    return 0;
+}
+
+Test(context, done_callbacks_run_in_the_context_they_were_added_from)
+{
+    cv_begin();
+    cr_assert_eq(tulip_future_new(&fut, loop), 0);
+    tulip_task *a = fx_spawn(adder_body, NULL);
+    tulip_task *c = fx_spawn(completer_body, NULL);
+    fx_run();
+    /* Added with an empty context: a fresh one, gone when it returns. */
+    cr_assert_eq(tulip_future_add_done_callback(fut, fut_done_cb, L("late")),
+                 0);
+    fx_run();
+    tulip_task_release(a);
+    tulip_task_release(c);
+    tulip_future_release(fut);
+    cr_assert_str_eq(fx_log, "cb:3 completer:0 late:0");
+    cr_assert_eq(destroyed[3], 1);
+    cr_assert_eq(destroyed[4], 1);
+    cr_assert_eq(destroyed[9], 2);
+    cv_end();
+}
+
+static int pending_adder_body(void *arg)
+{
+    (void)arg;
+    cr_expect_eq(tulip_ctxvar_set(var, V(7), NULL), 0);
+    cr_expect_eq(tulip_future_add_done_callback(fut, fut_done_cb, L("x")), 0);
+    cr_expect_eq(tulip_future_add_done_callback(fut, fut_done_cb, L("y")), 0);
+    cr_expect_eq(tulip_future_remove_done_callback(fut, fut_done_cb, L("y")),
+                 1);
+    return 0;
+}
+
+Test(context, done_callbacks_never_run_give_their_context_back)
+{
+    cv_begin();
+    cr_assert_eq(tulip_future_new(&fut, loop), 0);
+    tulip_task *a = fx_spawn(pending_adder_body, NULL);
+    fx_run();
+    tulip_task_release(a);
+    cr_assert_eq(destroyed[7], 0); /* x still holds it */
+    tulip_future_release(fut);     /* never completed: x dropped */
+    cr_assert_eq(destroyed[7], 1);
+    cr_assert_str_eq(fx_log, "");
+    cv_end();
+}
+
 /* ---- tokens across contexts ----------------------------------------------
  */
 

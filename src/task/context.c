@@ -425,6 +425,35 @@ void tulip__context_loop_close(struct tulip__tasks *ts)
     ts->contexts = NULL;
 }
 
+int tulip__context_capture(void **ctx)
+{
+    tulip_context *cur = cur_ctx();
+
+    *ctx = NULL;
+    if (!cur || !cur->map)
+        return 0;
+    *ctx = ctx_new(cur->map);
+    return *ctx ? 0 : -ENOMEM;
+}
+
+void *tulip__context_enter(void *ctx)
+{
+    tulip_context *prev = cb_ctx;
+
+    cb_ctx = ctx;
+    return prev;
+}
+
+void tulip__context_leave(void *prev)
+{
+    cb_ctx = prev;
+}
+
+void tulip__context_release(void *ctx)
+{
+    ctx_release(ctx);
+}
+
 /* ---- variables ------------------------------------------------------------
  */
 

@@ -23,7 +23,17 @@ struct tulip__donecb {
     void *obj;                         /* the future or task */
     tulip__fn *fn;                     /* the user's, of obj's type */
     void *arg;
+    void *ctx; /* context.c: the context it was added from, or NULL */
 };
+
+static void donecb_free(struct tulip__donecb *n)
+{
+    void *ctx = n->ctx;
+
+    tulip__free(n, sizeof(*n));
+    if (ctx)
+        tulip__context_release(ctx);
+}
 
 void tulip__done_init(struct tulip__done *d)
 {
@@ -36,10 +46,17 @@ static void donecb_run(struct tulip__cb *cb)
 {
     struct tulip__donecb *n = tulip__container_of(cb, struct tulip__donecb, cb);
 
-    n->ops->call(n->obj, n->fn, n->arg);
-    tulip__cb_returned();
+    if (n->ctx) {
+        /* In the context it was added from, as asyncio's done-callbacks. */
+        void *prev = tulip__context_enter(n->ctx);
+        n->ops->call(n->obj, n->fn, n->arg);
+        tulip__context_leave(prev);
+    } else {
+        n->ops->call(n->obj, n->fn, n->arg);
+        tulip__cb_returned();
+    }
     n->ops->release(n->obj);
-    tulip__free(n, sizeof(*n));
+    donecb_free(n);
 }
 
 static void donecb_schedule(tulip_loop *loop, struct tulip__donecb *n)
@@ -68,6 +85,12 @@ int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
     n->fn = fn;
     n->arg = arg;
     n->next = NULL;
+    n->ctx = NULL;
+    if (tulip__unlikely(tulip__context_active()) &&
+        tulip__context_capture(&n->ctx) < 0) {
+        tulip__free(n, sizeof(*n));
+        return -ENOMEM;
+    }
     if (d->done) {
         donecb_schedule(loop, n);
         return 0;
@@ -89,7 +112,7 @@ int tulip__done_remove(struct tulip__done *d, tulip__fn *fn, void *arg)
         struct tulip__donecb *n = *pp;
         if (n->fn == fn && n->arg == arg) {
             *pp = n->next;
-            tulip__free(n, sizeof(*n));
+            donecb_free(n);
             removed++;
         } else {
             pp = &n->next;
@@ -121,7 +144,7 @@ bool tulip__done_discard(struct tulip__cb *cb)
         return false;
     n = tulip__container_of(cb, struct tulip__donecb, cb);
     n->ops->release(n->obj);
-    tulip__free(n, sizeof(*n));
+    donecb_free(n);
     return true;
 }
 
@@ -131,7 +154,7 @@ void tulip__done_drop(struct tulip__done *d)
 
     for (n = d->cbs; n; n = next) {
         next = n->next;
-        tulip__free(n, sizeof(*n));
+        donecb_free(n);
     }
     d->cbs = NULL;
 }

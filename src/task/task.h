@@ -218,6 +218,13 @@ TULIP_PRIVATE int tulip__context_inherit(struct tulip_task *t,
 /* t will not run again: give its context back (t->ctx != 0). */
 TULIP_PRIVATE void tulip__context_task_done(struct tulip_task *t);
 TULIP_PRIVATE void tulip__context_loop_close(struct tulip__tasks *ts);
+/* Done-callbacks (done.c): *ctx, a copy of the current context to run one
+ * in (NULL if empty); 0 or -ENOMEM. Enter makes ctx current and returns
+ * what leave restores; release gives the copy back. */
+TULIP_PRIVATE int tulip__context_capture(void **ctx);
+TULIP_PRIVATE void *tulip__context_enter(void *ctx);
+TULIP_PRIVATE void tulip__context_leave(void *prev);
+TULIP_PRIVATE void tulip__context_release(void *ctx);
 
 TULIP_PRIVATE struct tulip__tasks *tulip__tasks_of(tulip_loop *loop);
 /* The task whose step is running on this thread (task.c), read inline:
