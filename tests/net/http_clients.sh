@@ -35,6 +35,9 @@ bad() {
 start() {
     name=$1
     shift
+    # created first: sed below may run before the background job opens them
+    : >"$dir/$name.out"
+    : >"$dir/$name.err"
     "$@" >"$dir/$name.out" 2>"$dir/$name.err" &
     spid=$!
     port=""
