@@ -82,7 +82,7 @@ static void report(struct tulip_task *t, const char *what, int err)
     char msg[96];
     struct tulip_error_context ctx;
 
-    snprintf(msg, sizeof(msg), "%s: %s", what, t->co.name);
+    (void)snprintf(msg, sizeof(msg), "%s: %s", what, t->co.name); /* cut */
     ctx.message = msg;
     ctx.err = err;
     ctx.source = "task";

@@ -104,7 +104,7 @@ TULIP_PRIVATE int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
                                   tulip__fn *fn, void *arg);
 /* Remove callbacks equal to (fn, arg) not yet scheduled; returns count. */
 TULIP_PRIVATE int tulip__done_remove(struct tulip__done *d, tulip__fn *fn,
-                                     void *arg);
+                                     const void *arg);
 /* Mark done: wake every waiter with (value, code) and schedule callbacks. */
 TULIP_PRIVATE void tulip__done_fire(struct tulip__done *d, tulip_loop *loop,
                                     void *value, int code);
@@ -180,9 +180,10 @@ struct tulip_task {
 
 /* A sleeping task costs one stack page plus this object: keep it within a
  * 384-byte allocator chunk (1M sleeping tasks at <= 4.4 KiB each). */
-_Static_assert(sizeof(struct tulip_task) <= 376 || TULIP_HAVE_ASAN ||
-                   TULIP_HAVE_TSAN,
+#if !TULIP_HAVE_ASAN && !TULIP_HAVE_TSAN
+_Static_assert(sizeof(struct tulip_task) <= 376,
                "struct tulip_task outgrew its 384-byte chunk");
+#endif
 
 /* The task layer's per-loop state (in the loop's upper slot). */
 struct tulip__agen;
