@@ -60,18 +60,21 @@ asan: deps-test
 
 ## TSan: Criterion cannot start under TSan (its BoxFort arena cannot be
 ## mapped: "Could not initialize inheritable arena", Criterion issue #274),
-## so this runs the plain programs: the examples and the benchmark smoke
-## runs (which cover coroutines, the loop and its threadsafe door). TSan
-## counts every coroutine as a thread (a fiber) and dies beyond 8128 live
-## ones: the smoke runs that hold more (TSAN_EXCLUDE) are left out.
+## so this runs the plain programs: the thread-crossing tests of
+## tests/tsan/ (label thread: call_soon_threadsafe, the pools, signals,
+## loops in several threads), the examples and the benchmark smoke runs.
+## halt_on_error=1: the first report fails the program. TSan counts every
+## coroutine as a thread (a fiber) and dies beyond 8128 live ones: the
+## smoke runs that hold more (TSAN_EXCLUDE) are left out.
 TSAN_EXCLUDE ?= ^smoke_bench_(gen|task)$$
 tsan: deps-test
 	@$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug \
 	    -DTULIP_SANITIZE=thread -DTULIP_WERROR=ON -DTULIP_BUILD_BENCH=ON \
-	    -DTULIP_BUILD_TESTS=OFF >/dev/null
+	    -DTULIP_BUILD_TESTS=ON >/dev/null
 	@$(CMAKE) --build build-tsan -j$(JOBS)
 	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    $(CTEST) $(CTEST_ARGS) -L '^(example|bench)$$' -E '$(TSAN_EXCLUDE)'
+	    $(CTEST) $(CTEST_ARGS) -L '^(thread|example|bench)$$' \
+	    -E '$(TSAN_EXCLUDE)'
 
 ## generic: the portable ucontext switch (src/arch/generic) under the
 ## coroutine tests and the examples.
