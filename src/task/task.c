@@ -626,6 +626,17 @@ int tulip_sleep(int64_t delay_ns)
     return tulip__task_check(t);
 }
 
+void tulip__task_stress_yield(struct tulip_task *t)
+{
+    if (t != cur_task)
+        return; /* a check on another task's behalf */
+    t->state = TULIP__TASK_READY;
+    tulip__loop_ready_push(t->loop, &t->step);
+    t->active = tulip__coro_current();
+    TULIP__HOOK(yield, t);
+    task_leave(t);
+}
+
 int64_t tulip_now(void)
 {
     struct tulip_task *t = cur_task;

@@ -220,8 +220,14 @@ TULIP_PRIVATE int tulip__scope_check(struct tulip_task *t);
 /* What a suspending call of t returns before it waits: -ECANCELED,
  * -ETIMEDOUT or 0. Every suspending call starts here, so the common case
  * (no scope entered) is answered inline, without the walk in scope.c. */
+/* The stress build's yield of the turn at every suspension point, before
+ * its fast path, so that the suite meets the interleavings a real wait
+ * would make there (config.h); as sleep(0), when t is the running task. */
+TULIP_PRIVATE void tulip__task_stress_yield(struct tulip_task *t);
 static inline int tulip__task_check(struct tulip_task *t)
 {
+    if (TULIP_STRESS)
+        tulip__task_stress_yield(t);
     if (tulip__likely(t->scopes == NULL))
         return t->cancelled ? -ECANCELED : 0;
     return tulip__scope_check(t);
