@@ -94,7 +94,9 @@ valgrind: deps-test
 	@$(CMAKE) --build build-vg -j$(JOBS)
 	@sh scripts/valgrind.sh build-vg
 
-## stress: the suite with shrunken internal constants.
+## stress: the suite with shrunken internal constants (TULIP_STRESS in
+## src/config.h: one event per poll, a poll after every ready callback, the
+## minimum stack, a yield at every suspension point; docs/checks.md).
 stress: deps-test
 	@$(CMAKE) -S . -B build-stress -DTULIP_STRESS=ON -DTULIP_WERROR=ON >/dev/null
 	@$(CMAKE) --build build-stress -j$(JOBS)
@@ -124,6 +126,7 @@ soak: deps-test
 ## The corpus replay itself runs in `make test` (ctest -L fuzz).
 FUZZ_SECONDS ?= 60
 fuzz:
+	@sh scripts/deps.sh fuzz
 	@sh scripts/fuzz-smoke.sh $(FUZZ_SECONDS) build-fuzz
 
 ## bench: every benchmark next to its peers, in one sitting: 3 runs of
@@ -140,8 +143,10 @@ bench:
 
 ## lint: clang-tidy (.clang-tidy) and cppcheck over the library's sources,
 ## from the compile database of build-tool (and build-tool/generic for the
-## ucontext switch). Not part of `make test` yet. cppcheck's variableScope
-## is off: declarations at the top of a block are the house style.
+## ucontext switch): zero findings, suppressions justified in place (a
+## NOLINT or cppcheck-suppress comment) or in .clang-tidy. A gate of
+## .ci/run, not of `make test`. cppcheck's variableScope is off:
+## declarations at the top of a block are the house style.
 LINT_SRC = $(shell git ls-files 'src/*.c' | grep -v '^src/arch/generic/')
 CPPCHECK_ARGS = --std=c11 --enable=warning,style,performance,portability \
     --inline-suppr --error-exitcode=1 -q --suppress=variableScope \
