@@ -82,12 +82,18 @@ void tulip__debug_configure(void)
 {
     static bool done;
     const char *ms = getenv("TULIP_DEBUG_SLOW_MS");
+    char *end;
+    long v;
 
     if (done)
         return;
     done = true;
-    if (ms && *ms && atol(ms) > 0)
-        slow_ns = (int64_t)atol(ms) * 1000000;
+    if (ms && *ms) {
+        /* a value that is not a positive whole number of ms is ignored */
+        v = strtol(ms, &end, 10);
+        if (*end == '\0' && v > 0 && v <= INT64_MAX / 1000000)
+            slow_ns = (int64_t)v * 1000000;
+    }
 }
 
 int tulip_debug_enable(bool on)
@@ -115,15 +121,16 @@ static void print_site(FILE *f, void *const *site, int n)
 {
     for (int i = 0; i < n; i++) {
         Dl_info info;
-        if (dladdr(site[i], &info) && info.dli_sname)
+        if (dladdr(site[i], &info) && info.dli_sname) {
             fprintf(f, "    %s+0x%lx (%s)\n", info.dli_sname,
                     (unsigned long)((char *)site[i] - (char *)info.dli_saddr),
                     info.dli_fname);
-        else if (dladdr(site[i], &info) && info.dli_fname)
+        } else if (dladdr(site[i], &info) && info.dli_fname) {
             fprintf(f, "    %p (%s+0x%lx)\n", site[i], info.dli_fname,
                     (unsigned long)((char *)site[i] - (char *)info.dli_fbase));
-        else
+        } else {
             fprintf(f, "    %p\n", site[i]);
+        }
     }
 }
 
@@ -153,12 +160,13 @@ static void check_stack(const struct tulip_task *t)
     if (!painted || !t->co.stack.lo)
         return;
     size_t used = stack_used(t);
-    if (used * 4 > t->co.stack.size * 3)
+    if (used * 4 > t->co.stack.size * 3) {
         fprintf(stderr,
                 "tulip: debug: task %s used %zu of its %zu stack bytes "
                 "(%zu%%): near overflow; give it a bigger stack_size\n",
                 t->co.name, used, t->co.stack.size,
                 used * 100 / t->co.stack.size);
+    }
 }
 
 void tulip__debug_step_end(struct tulip_task *t)
@@ -223,11 +231,12 @@ void tulip__debug_release(struct tulip_task *t)
     pthread_mutex_unlock(&dbg_mu);
     bool pending = t->state != TULIP__TASK_DONE;
     bool unread = t->result < 0 && t->result != -ECANCELED && !t->retrieved;
-    if (pending)
+    if (pending) {
         fprintf(stderr,
                 "tulip: debug: Task was destroyed but it is pending: "
                 "%s\n",
                 t->co.name);
+    }
     if ((pending || unread) && d) {
         fprintf(stderr, "tulip: debug: task %s (%s) was spawned at:\n",
                 t->co.name, pending ? "pending" : tulip_strerror(t->result));
@@ -274,7 +283,7 @@ void tulip__debug_pass(tulip_loop *loop)
     last_loop = loop;
     /* Lock-free when nothing changes: the loop's own thread is the only
      * writer of its slot's thread once the slot exists. */
-    for (int i = 0; i < MAX_LOOPS; i++)
+    for (int i = 0; i < MAX_LOOPS; i++) {
         if (loops[i].loop == loop) {
             if (!loops[i].owned || !pthread_equal(loops[i].thread, self)) {
                 loops[i].thread = self;
@@ -282,6 +291,7 @@ void tulip__debug_pass(tulip_loop *loop)
             }
             return;
         }
+    }
     pthread_mutex_lock(&dbg_mu);
     l = loop_slot(loop, true);
     if (l) {
@@ -307,11 +317,12 @@ bool tulip__debug_loop_set(tulip_loop *loop, bool on)
         memset(l, 0, sizeof(*l)); /* closed: forget it */
     }
     pthread_mutex_unlock(&dbg_mu);
-    if (on && !l)
+    if (on && !l) {
         fprintf(stderr,
                 "tulip: debug: more than %d loops with debug on; this one "
                 "runs without\n",
                 MAX_LOOPS);
+    }
     if (last_loop == loop && !on)
         last_loop = NULL;
     return was;
@@ -334,12 +345,13 @@ void tulip__debug_check_thread(tulip_loop *loop, const char *what)
 
     if (!loop)
         return;
-    for (int i = 0; i < MAX_LOOPS; i++)
+    for (int i = 0; i < MAX_LOOPS; i++) {
         if (loops[i].loop == loop && loops[i].owned) {
             owner = loops[i].thread;
             found = true;
             break;
         }
+    }
     if (!found || pthread_equal(owner, pthread_self()))
         return;
     if (__atomic_fetch_add(&wrong_thread_reports, 1, __ATOMIC_RELAXED) >=

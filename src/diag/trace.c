@@ -599,8 +599,9 @@ static void atfork_child(void)
     if (json_out)
         close(fileno_unlocked(json_out)); /* not fclose: the parent's data */
     json_out = NULL;
-    snprintf(path, sizeof(path), "%s.%d", out_path, (int)getpid());
-    if (tulip_trace_start(path) != 0)
+    if (snprintf(path, sizeof(path), "%s.%d", out_path, (int)getpid()) >=
+            (int)sizeof(path) ||
+        tulip_trace_start(path) != 0)
         fprintf(stderr, "tulip: trace: %s: cannot trace the child\n", path);
 }
 
@@ -624,19 +625,19 @@ int tulip_trace_start(const char *path)
         FILE *tmp = tmpfile();
         if (!tmp) {
             rc = -errno;
-            fclose(json_out);
+            (void)fclose(json_out); /* nothing written yet */
             json_out = NULL;
             return rc;
         }
         fd = dup(fileno(tmp));
-        fclose(tmp);
+        (void)fclose(tmp); /* read-only use: the dup carries on */
     } else {
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     }
     if (fd < 0) {
         rc = -errno;
         if (json_out)
-            fclose(json_out);
+            (void)fclose(json_out); /* already failing */
         json_out = NULL;
         return rc;
     }
@@ -665,7 +666,7 @@ int tulip_trace_start(const char *path)
         close(fd);
         spool_fd = -1;
         if (json_out)
-            fclose(json_out);
+            (void)fclose(json_out); /* already failing */
         json_out = NULL;
         return -rc;
     }
@@ -695,11 +696,12 @@ static int convert(void)
         return rc;
     }
     if (!out) {
-        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out_path, (int)getpid());
+        /* cut only past PATH_MAX, which fopen refuses (reported) */
+        (void)snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out_path, (int)getpid());
         out = fopen(tmp, "w");
         if (!out) {
             rc = -errno;
-            fclose(in);
+            (void)fclose(in); /* read only */
             fprintf(stderr,
                     "tulip: trace: %s: %s; the binary trace is left in %s "
                     "(tulip-trace --json converts it)\n",
@@ -707,10 +709,10 @@ static int convert(void)
             return rc;
         }
     }
-    setvbuf(in, NULL, _IOFBF, 1 << 20);
-    setvbuf(out, NULL, _IOFBF, 1 << 20);
+    (void)setvbuf(in, NULL, _IOFBF, 1 << 20); /* else stdio's own buffer */
+    (void)setvbuf(out, NULL, _IOFBF, 1 << 20);
     rc = tulip__trec_to_json(in, out, &st);
-    fclose(in);
+    (void)fclose(in); /* read only */
     if (fclose(out) != 0 && rc == 0)
         rc = -errno;
     if (json_out) {
@@ -763,7 +765,7 @@ int tulip_trace_stop(void)
     if (spool_failed) {
         rc = -EIO;
         if (json_out)
-            fclose(json_out);
+            (void)fclose(json_out); /* already failing */
         json_out = NULL;
     } else {
         rc = convert() ? -EIO : 0;
@@ -795,6 +797,6 @@ __attribute__((constructor)) static void trace_from_env(void)
             fprintf(stderr, "tulip: TULIP_TRACE=%s: %s; not tracing\n", path,
                     strerror(-rc));
         else
-            atexit(trace_atexit);
+            (void)atexit(trace_atexit); /* fails only past 32 handlers */
     }
 }
