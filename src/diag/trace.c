@@ -205,6 +205,24 @@ static void buf_handoff(void)
     pthread_mutex_unlock(&trace_mu);
 }
 
+/* A thread that exits hands its last events over (or they, and the
+ * buffer, would be lost): the key's destructor runs while its TLS is
+ * still there. */
+static pthread_key_t buf_key;
+static pthread_once_t buf_key_once = PTHREAD_ONCE_INIT;
+static bool buf_key_ok;
+
+static void buf_thread_exit(void *unused)
+{
+    (void)unused;
+    buf_handoff();
+}
+
+static void buf_key_init(void)
+{
+    buf_key_ok = pthread_key_create(&buf_key, buf_thread_exit) == 0;
+}
+
 /* A buffer for this thread: a spare, else a new one. */
 __attribute__((noinline, cold)) static struct tbuf *buf_fresh(void)
 {
@@ -233,6 +251,9 @@ __attribute__((noinline, cold)) static struct tbuf *buf_fresh(void)
     b->gen = __atomic_load_n(&trace_gen, __ATOMIC_RELAXED);
     memset(b->named, 0, sizeof(b->named));
     tls_buf = b;
+    pthread_once(&buf_key_once, buf_key_init);
+    if (buf_key_ok)
+        pthread_setspecific(buf_key, b);
     return b;
 }
 
