@@ -280,18 +280,9 @@ void tulip__debug_pass(tulip_loop *loop)
     pthread_t self = pthread_self();
     struct dbg_loop *l;
 
-    last_loop = loop;
-    /* Lock-free when nothing changes: the loop's own thread is the only
-     * writer of its slot's thread once the slot exists. */
-    for (int i = 0; i < MAX_LOOPS; i++) {
-        if (loops[i].loop == loop) {
-            if (!loops[i].owned || !pthread_equal(loops[i].thread, self)) {
-                loops[i].thread = self;
-                loops[i].owned = true;
-            }
-            return;
-        }
-    }
+    __atomic_store_n(&last_loop, loop, __ATOMIC_RELAXED);
+    /* Under the lock (debug mode only): loops of other threads register,
+     * check and forget their slots meanwhile (TSan, tests/tsan/loops.c). */
     pthread_mutex_lock(&dbg_mu);
     l = loop_slot(loop, true);
     if (l) {
@@ -323,17 +314,27 @@ bool tulip__debug_loop_set(tulip_loop *loop, bool on)
                 "runs without\n",
                 MAX_LOOPS);
     }
-    if (last_loop == loop && !on)
-        last_loop = NULL;
+    if (!on) {
+        tulip_loop *expected = loop;
+        __atomic_compare_exchange_n(&last_loop, &expected, NULL, false,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
     return was;
 }
 
 bool tulip__debug_loop_is(const tulip_loop *loop)
 {
-    for (int i = 0; i < MAX_LOOPS; i++)
-        if (loops[i].loop == loop)
-            return loops[i].debug;
-    return false;
+    bool on = false;
+
+    pthread_mutex_lock(&dbg_mu);
+    for (int i = 0; i < MAX_LOOPS; i++) {
+        if (loops[i].loop == loop) {
+            on = loops[i].debug;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&dbg_mu);
+    return on;
 }
 
 void tulip__debug_check_thread(tulip_loop *loop, const char *what)
@@ -345,6 +346,7 @@ void tulip__debug_check_thread(tulip_loop *loop, const char *what)
 
     if (!loop)
         return;
+    pthread_mutex_lock(&dbg_mu);
     for (int i = 0; i < MAX_LOOPS; i++) {
         if (loops[i].loop == loop && loops[i].owned) {
             owner = loops[i].thread;
@@ -352,6 +354,7 @@ void tulip__debug_check_thread(tulip_loop *loop, const char *what)
             break;
         }
     }
+    pthread_mutex_unlock(&dbg_mu);
     if (!found || pthread_equal(owner, pthread_self()))
         return;
     if (__atomic_fetch_add(&wrong_thread_reports, 1, __ATOMIC_RELAXED) >=
@@ -373,7 +376,7 @@ void tulip__debug_check_thread(tulip_loop *loop, const char *what)
 
 tulip_loop *tulip__debug_last_loop(void)
 {
-    return last_loop;
+    return __atomic_load_n(&last_loop, __ATOMIC_RELAXED);
 }
 
 void tulip__debug_print_site(FILE *f, const struct tulip_task *t)
