@@ -18,8 +18,8 @@
  * a whole task switch, so the loop polls only once this many ready entries
  * and due timers have run since the last poll (and always when it is idle
  * or stopping). The watchers a poll found do not count: the tasks they wake
- * run before the next poll. I/O readiness is therefore noticed after at most this many
- * callbacks plus the batch during which the budget ran out.
+ * run before the next poll. I/O readiness is therefore noticed after at most
+ * this many callbacks plus the batch during which the budget ran out.
  */
 #if TULIP_STRESS
 #define TULIP__LOOP_POLL_BUDGET 1u
