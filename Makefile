@@ -60,18 +60,21 @@ asan: deps-test
 
 ## TSan: Criterion cannot start under TSan (its BoxFort arena cannot be
 ## mapped: "Could not initialize inheritable arena", Criterion issue #274),
-## so this runs the plain programs: the examples and the benchmark smoke
-## runs (which cover coroutines, the loop and its threadsafe door). TSan
-## counts every coroutine as a thread (a fiber) and dies beyond 8128 live
-## ones: the smoke runs that hold more (TSAN_EXCLUDE) are left out.
+## so this runs the plain programs: the thread-crossing tests of
+## tests/tsan/ (label thread: call_soon_threadsafe, the pools, signals,
+## loops in several threads), the examples and the benchmark smoke runs.
+## halt_on_error=1: the first report fails the program. TSan counts every
+## coroutine as a thread (a fiber) and dies beyond 8128 live ones: the
+## smoke runs that hold more (TSAN_EXCLUDE) are left out.
 TSAN_EXCLUDE ?= ^smoke_bench_(gen|task)$$
 tsan: deps-test
 	@$(CMAKE) -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug \
 	    -DTULIP_SANITIZE=thread -DTULIP_WERROR=ON -DTULIP_BUILD_BENCH=ON \
-	    -DTULIP_BUILD_TESTS=OFF >/dev/null
+	    -DTULIP_BUILD_TESTS=ON >/dev/null
 	@$(CMAKE) --build build-tsan -j$(JOBS)
 	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1 \
-	    $(CTEST) $(CTEST_ARGS) -L '^(example|bench)$$' -E '$(TSAN_EXCLUDE)'
+	    $(CTEST) $(CTEST_ARGS) -L '^(thread|example|bench)$$' \
+	    -E '$(TSAN_EXCLUDE)'
 
 ## generic: the portable ucontext switch (src/arch/generic) under the
 ## coroutine tests and the examples.
@@ -91,7 +94,11 @@ valgrind: deps-test
 	@$(CMAKE) --build build-vg -j$(JOBS)
 	@sh scripts/valgrind.sh build-vg
 
-## stress: the suite with shrunken internal constants.
+## stress: the suite with shrunken internal constants (TULIP_STRESS in
+## src/config.h: one event per poll, a poll after every ready callback, the
+## minimum stack; TULIP_STRESS_YIELD=1 in the environment adds a yield at
+## every suspension point, which the suite's fast-path checks do not expect:
+## docs/checks.md).
 stress: deps-test
 	@$(CMAKE) -S . -B build-stress -DTULIP_STRESS=ON -DTULIP_WERROR=ON >/dev/null
 	@$(CMAKE) --build build-stress -j$(JOBS)
@@ -121,6 +128,7 @@ soak: deps-test
 ## The corpus replay itself runs in `make test` (ctest -L fuzz).
 FUZZ_SECONDS ?= 60
 fuzz:
+	@sh scripts/deps.sh fuzz
 	@sh scripts/fuzz-smoke.sh $(FUZZ_SECONDS) build-fuzz
 
 ## bench: every benchmark next to its peers, in one sitting: 3 runs of
@@ -137,8 +145,10 @@ bench:
 
 ## lint: clang-tidy (.clang-tidy) and cppcheck over the library's sources,
 ## from the compile database of build-tool (and build-tool/generic for the
-## ucontext switch). Not part of `make test` yet. cppcheck's variableScope
-## is off: declarations at the top of a block are the house style.
+## ucontext switch): zero findings, suppressions justified in place (a
+## NOLINT or cppcheck-suppress comment) or in .clang-tidy. A gate of
+## .ci/run, not of `make test`. cppcheck's variableScope is off:
+## declarations at the top of a block are the house style.
 LINT_SRC = $(shell git ls-files 'src/*.c' | grep -v '^src/arch/generic/')
 CPPCHECK_ARGS = --std=c11 --enable=warning,style,performance,portability \
     --inline-suppr --error-exitcode=1 -q --suppress=variableScope \

@@ -3300,10 +3300,10 @@ TULIP_EXTERN int tulip_getnameinfo_until(const struct sockaddr *addr,
  *  @{ */
 
 /** @brief The default read limit (asyncio's 64 KiB). */
-#define TULIP_STREAM_LIMIT (64 * 1024)
+#define TULIP_STREAM_LIMIT ((size_t)64 * 1024)
 /** @brief The default high-water mark of the write buffer (64 KiB; the
  * low-water mark defaults to a quarter of the high one, as in asyncio). */
-#define TULIP_STREAM_HIGH_WATER (64 * 1024)
+#define TULIP_STREAM_HIGH_WATER ((size_t)64 * 1024)
 
 /** @brief A buffered stream over an fd (opaque). */
 typedef struct tulip_stream tulip_stream;

@@ -7,6 +7,7 @@
 #                           (scripts/cross-aarch64.sh fetches Criterion for
 #                           arm64 itself: it cannot be co-installed)
 #   scripts/deps.sh lint    clang-tidy and cppcheck
+#   scripts/deps.sh fuzz    clang and its runtimes (libFuzzer, sanitizers)
 #   scripts/deps.sh bench   also the peers the benchmarks compare against,
 #                           wrk (the HTTP load) and gnuplot (the chart)
 #   scripts/deps.sh docs    Doxygen
@@ -20,6 +21,7 @@ run) ;;
 test) pkgs="$pkgs libcriterion-dev pkg-config clang-format valgrind socat netcat-openbsd curl wrk redis-tools \
 gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user chromium python3" ;;
 lint) pkgs="$pkgs clang-tidy cppcheck" ;;
+fuzz) pkgs="$pkgs clang libclang-rt-dev" ;;
 bench) pkgs="$pkgs libuv1-dev golang-go python3 python3-uvloop wrk nginx-light gnuplot-nox" ;;
 docs) pkgs="$pkgs doxygen" ;;
 *) echo "deps.sh: unknown profile $profile" >&2; exit 2 ;;

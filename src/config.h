@@ -17,7 +17,16 @@
  *                             before they go back (1 s; 0: at once)
  *   TULIP_OBJ_CACHE           finished generator objects kept, with their
  *                             stacks, for reuse per thread (64)
- *   TULIP_STRESS              stress build: minimum stack, no caches
+ *   TULIP_STRESS              stress build ("make stress"): the minimum
+ *                             stack by default, one stack cached, no
+ *                             generator objects cached, one event per poll
+ *                             (loop_int.h, backend_epoll.c), a poll after
+ *                             every ready callback (loop_int.h), two
+ *                             preallocated threadsafe nodes (async.c), two
+ *                             callbacks per chunk (handle.c), cold stacks
+ *                             back at once; with TULIP_STRESS_YIELD=1 in the
+ *                             environment, a yield at every suspension
+ *                             point too (task.c)
  *   TULIP_TESTING             testing build: fault injection points
  *   TULIP_HAVE_ASAN/TSAN/VALGRIND  tool annotations of coroutine switches
  */
@@ -35,7 +44,7 @@
 #define TULIP_STACK_GUARD ((size_t)16 * 1024)
 
 #if TULIP_STRESS
-#define TULIP_STACK_SIZE_DEFAULT ((size_t)64 * 1024)
+#define TULIP_STACK_SIZE_DEFAULT TULIP_STACK_SIZE_MIN
 #define TULIP_STACK_CACHE 1u
 #define TULIP_STACK_DECAY_DEFAULT 0
 #define TULIP_OBJ_CACHE 0u

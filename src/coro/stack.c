@@ -317,12 +317,13 @@ static void advise_cold(struct stack_class *c, size_t from, size_t to,
      * when neither holds (the sort was a tenth of a burst). */
     for (i = 1; merge && i < n && v[i - 1] > v[i]; i++)
         ;
-    if (merge && n > 1 && i == n)
+    if (merge && n > 1 && i == n) {
         for (i = 0, j = n - 1; i < j; i++, j--) {
             char *x = v[i];
             v[i] = v[j];
             v[j] = x;
         }
+    }
     for (i = 1; merge && i < n && v[i - 1] < v[i]; i++)
         ;
     if (merge && i < n)

@@ -82,12 +82,18 @@ void tulip__debug_configure(void)
 {
     static bool done;
     const char *ms = getenv("TULIP_DEBUG_SLOW_MS");
+    char *end;
+    long v;
 
     if (done)
         return;
     done = true;
-    if (ms && *ms && atol(ms) > 0)
-        slow_ns = (int64_t)atol(ms) * 1000000;
+    if (ms && *ms) {
+        /* a value that is not a positive whole number of ms is ignored */
+        v = strtol(ms, &end, 10);
+        if (*end == '\0' && v > 0 && v <= INT64_MAX / 1000000)
+            slow_ns = (int64_t)v * 1000000;
+    }
 }
 
 int tulip_debug_enable(bool on)
@@ -115,15 +121,16 @@ static void print_site(FILE *f, void *const *site, int n)
 {
     for (int i = 0; i < n; i++) {
         Dl_info info;
-        if (dladdr(site[i], &info) && info.dli_sname)
+        if (dladdr(site[i], &info) && info.dli_sname) {
             fprintf(f, "    %s+0x%lx (%s)\n", info.dli_sname,
                     (unsigned long)((char *)site[i] - (char *)info.dli_saddr),
                     info.dli_fname);
-        else if (dladdr(site[i], &info) && info.dli_fname)
+        } else if (dladdr(site[i], &info) && info.dli_fname) {
             fprintf(f, "    %p (%s+0x%lx)\n", site[i], info.dli_fname,
                     (unsigned long)((char *)site[i] - (char *)info.dli_fbase));
-        else
+        } else {
             fprintf(f, "    %p\n", site[i]);
+        }
     }
 }
 
@@ -153,12 +160,13 @@ static void check_stack(const struct tulip_task *t)
     if (!painted || !t->co.stack.lo)
         return;
     size_t used = stack_used(t);
-    if (used * 4 > t->co.stack.size * 3)
+    if (used * 4 > t->co.stack.size * 3) {
         fprintf(stderr,
                 "tulip: debug: task %s used %zu of its %zu stack bytes "
                 "(%zu%%): near overflow; give it a bigger stack_size\n",
                 t->co.name, used, t->co.stack.size,
                 used * 100 / t->co.stack.size);
+    }
 }
 
 void tulip__debug_step_end(struct tulip_task *t)
@@ -223,11 +231,12 @@ void tulip__debug_release(struct tulip_task *t)
     pthread_mutex_unlock(&dbg_mu);
     bool pending = t->state != TULIP__TASK_DONE;
     bool unread = t->result < 0 && t->result != -ECANCELED && !t->retrieved;
-    if (pending)
+    if (pending) {
         fprintf(stderr,
                 "tulip: debug: Task was destroyed but it is pending: "
                 "%s\n",
                 t->co.name);
+    }
     if ((pending || unread) && d) {
         fprintf(stderr, "tulip: debug: task %s (%s) was spawned at:\n",
                 t->co.name, pending ? "pending" : tulip_strerror(t->result));
@@ -271,17 +280,9 @@ void tulip__debug_pass(tulip_loop *loop)
     pthread_t self = pthread_self();
     struct dbg_loop *l;
 
-    last_loop = loop;
-    /* Lock-free when nothing changes: the loop's own thread is the only
-     * writer of its slot's thread once the slot exists. */
-    for (int i = 0; i < MAX_LOOPS; i++)
-        if (loops[i].loop == loop) {
-            if (!loops[i].owned || !pthread_equal(loops[i].thread, self)) {
-                loops[i].thread = self;
-                loops[i].owned = true;
-            }
-            return;
-        }
+    __atomic_store_n(&last_loop, loop, __ATOMIC_RELAXED);
+    /* Under the lock (debug mode only): loops of other threads register,
+     * check and forget their slots meanwhile (TSan, tests/tsan/loops.c). */
     pthread_mutex_lock(&dbg_mu);
     l = loop_slot(loop, true);
     if (l) {
@@ -307,22 +308,33 @@ bool tulip__debug_loop_set(tulip_loop *loop, bool on)
         memset(l, 0, sizeof(*l)); /* closed: forget it */
     }
     pthread_mutex_unlock(&dbg_mu);
-    if (on && !l)
+    if (on && !l) {
         fprintf(stderr,
                 "tulip: debug: more than %d loops with debug on; this one "
                 "runs without\n",
                 MAX_LOOPS);
-    if (last_loop == loop && !on)
-        last_loop = NULL;
+    }
+    if (!on) {
+        tulip_loop *expected = loop;
+        __atomic_compare_exchange_n(&last_loop, &expected, NULL, false,
+                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
     return was;
 }
 
 bool tulip__debug_loop_is(const tulip_loop *loop)
 {
-    for (int i = 0; i < MAX_LOOPS; i++)
-        if (loops[i].loop == loop)
-            return loops[i].debug;
-    return false;
+    bool on = false;
+
+    pthread_mutex_lock(&dbg_mu);
+    for (int i = 0; i < MAX_LOOPS; i++) {
+        if (loops[i].loop == loop) {
+            on = loops[i].debug;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&dbg_mu);
+    return on;
 }
 
 void tulip__debug_check_thread(tulip_loop *loop, const char *what)
@@ -334,12 +346,15 @@ void tulip__debug_check_thread(tulip_loop *loop, const char *what)
 
     if (!loop)
         return;
-    for (int i = 0; i < MAX_LOOPS; i++)
+    pthread_mutex_lock(&dbg_mu);
+    for (int i = 0; i < MAX_LOOPS; i++) {
         if (loops[i].loop == loop && loops[i].owned) {
             owner = loops[i].thread;
             found = true;
             break;
         }
+    }
+    pthread_mutex_unlock(&dbg_mu);
     if (!found || pthread_equal(owner, pthread_self()))
         return;
     if (__atomic_fetch_add(&wrong_thread_reports, 1, __ATOMIC_RELAXED) >=
@@ -361,7 +376,7 @@ void tulip__debug_check_thread(tulip_loop *loop, const char *what)
 
 tulip_loop *tulip__debug_last_loop(void)
 {
-    return last_loop;
+    return __atomic_load_n(&last_loop, __ATOMIC_RELAXED);
 }
 
 void tulip__debug_print_site(FILE *f, const struct tulip_task *t)

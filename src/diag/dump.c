@@ -71,6 +71,9 @@ static void print_stack(FILE *f, const struct tulip__coro *co)
     if (!sp || !in_stack(&co->stack, sp, 16 * sizeof(void *)))
         return;
 #if defined(__x86_64__) && !defined(TULIP_ARCH_GENERIC)
+    /* fp is read by the frame walk below, which only TULIP_FRAME_POINTERS
+     * builds reach: */
+    /* NOLINTNEXTLINE(clang-analyzer-deadcode.DeadStores) */
     fp = sp[5];
     pc = sp[6];
 #elif defined(__aarch64__) && !defined(TULIP_ARCH_GENERIC)

@@ -205,6 +205,24 @@ static void buf_handoff(void)
     pthread_mutex_unlock(&trace_mu);
 }
 
+/* A thread that exits hands its last events over (or they, and the
+ * buffer, would be lost): the key's destructor runs while its TLS is
+ * still there. */
+static pthread_key_t buf_key;
+static pthread_once_t buf_key_once = PTHREAD_ONCE_INIT;
+static bool buf_key_ok;
+
+static void buf_thread_exit(void *unused)
+{
+    (void)unused;
+    buf_handoff();
+}
+
+static void buf_key_init(void)
+{
+    buf_key_ok = pthread_key_create(&buf_key, buf_thread_exit) == 0;
+}
+
 /* A buffer for this thread: a spare, else a new one. */
 __attribute__((noinline, cold)) static struct tbuf *buf_fresh(void)
 {
@@ -233,6 +251,9 @@ __attribute__((noinline, cold)) static struct tbuf *buf_fresh(void)
     b->gen = __atomic_load_n(&trace_gen, __ATOMIC_RELAXED);
     memset(b->named, 0, sizeof(b->named));
     tls_buf = b;
+    pthread_once(&buf_key_once, buf_key_init);
+    if (buf_key_ok)
+        pthread_setspecific(buf_key, b);
     return b;
 }
 
@@ -599,8 +620,9 @@ static void atfork_child(void)
     if (json_out)
         close(fileno_unlocked(json_out)); /* not fclose: the parent's data */
     json_out = NULL;
-    snprintf(path, sizeof(path), "%s.%d", out_path, (int)getpid());
-    if (tulip_trace_start(path) != 0)
+    if (snprintf(path, sizeof(path), "%s.%d", out_path, (int)getpid()) >=
+            (int)sizeof(path) ||
+        tulip_trace_start(path) != 0)
         fprintf(stderr, "tulip: trace: %s: cannot trace the child\n", path);
 }
 
@@ -624,19 +646,19 @@ int tulip_trace_start(const char *path)
         FILE *tmp = tmpfile();
         if (!tmp) {
             rc = -errno;
-            fclose(json_out);
+            (void)fclose(json_out); /* nothing written yet */
             json_out = NULL;
             return rc;
         }
         fd = dup(fileno(tmp));
-        fclose(tmp);
+        (void)fclose(tmp); /* read-only use: the dup carries on */
     } else {
         fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     }
     if (fd < 0) {
         rc = -errno;
         if (json_out)
-            fclose(json_out);
+            (void)fclose(json_out); /* already failing */
         json_out = NULL;
         return rc;
     }
@@ -665,7 +687,7 @@ int tulip_trace_start(const char *path)
         close(fd);
         spool_fd = -1;
         if (json_out)
-            fclose(json_out);
+            (void)fclose(json_out); /* already failing */
         json_out = NULL;
         return -rc;
     }
@@ -695,11 +717,12 @@ static int convert(void)
         return rc;
     }
     if (!out) {
-        snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out_path, (int)getpid());
+        /* cut only past PATH_MAX, which fopen refuses (reported) */
+        (void)snprintf(tmp, sizeof(tmp), "%s.%d.tmp", out_path, (int)getpid());
         out = fopen(tmp, "w");
         if (!out) {
             rc = -errno;
-            fclose(in);
+            (void)fclose(in); /* read only */
             fprintf(stderr,
                     "tulip: trace: %s: %s; the binary trace is left in %s "
                     "(tulip-trace --json converts it)\n",
@@ -707,10 +730,10 @@ static int convert(void)
             return rc;
         }
     }
-    setvbuf(in, NULL, _IOFBF, 1 << 20);
-    setvbuf(out, NULL, _IOFBF, 1 << 20);
+    (void)setvbuf(in, NULL, _IOFBF, 1 << 20); /* else stdio's own buffer */
+    (void)setvbuf(out, NULL, _IOFBF, 1 << 20);
     rc = tulip__trec_to_json(in, out, &st);
-    fclose(in);
+    (void)fclose(in); /* read only */
     if (fclose(out) != 0 && rc == 0)
         rc = -errno;
     if (json_out) {
@@ -763,7 +786,7 @@ int tulip_trace_stop(void)
     if (spool_failed) {
         rc = -EIO;
         if (json_out)
-            fclose(json_out);
+            (void)fclose(json_out); /* already failing */
         json_out = NULL;
     } else {
         rc = convert() ? -EIO : 0;
@@ -795,6 +818,6 @@ __attribute__((constructor)) static void trace_from_env(void)
             fprintf(stderr, "tulip: TULIP_TRACE=%s: %s; not tracing\n", path,
                     strerror(-rc));
         else
-            atexit(trace_atexit);
+            (void)atexit(trace_atexit); /* fails only past 32 handlers */
     }
 }

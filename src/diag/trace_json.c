@@ -65,13 +65,14 @@ static struct row *row_of(struct conv *c, uint64_t tid)
         struct row *nr = calloc(ncap, sizeof(*nr));
         if (!nr)
             return NULL;
-        for (size_t k = 0; k < c->cap; k++)
+        for (size_t k = 0; k < c->cap; k++) {
             if (c->rows[k].used) {
                 i = slot_of(c->rows[k].tid, ncap);
                 while (nr[i].used)
                     i = (i + 1) & (ncap - 1);
                 nr[i] = c->rows[k];
             }
+        }
         free(c->rows);
         c->rows = nr;
         c->cap = ncap;
@@ -133,6 +134,8 @@ static char *put_lit(char *p, const char *s)
 {
     size_t n = strlen(s);
 
+    /* output bytes, not a C string: */
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
     memcpy(p, s, n);
     return p + n;
 }
@@ -191,7 +194,8 @@ static char *put_head(struct conv *c, char *p, char ph, struct row *r,
 
 static void flush_out(struct conv *c)
 {
-    fwrite(c->obuf, 1, c->on, c->out);
+    /* a short write sets the error indicator: checked at the end */
+    (void)fwrite(c->obuf, 1, c->on, c->out);
     c->on = 0;
 }
 

@@ -88,6 +88,7 @@ static struct fd_rec *rec_get(tulip_loop *loop, int fd, int create)
         struct fd_rec **p;
         while (cap <= (size_t)fd)
             cap *= 2;
+        /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
         p = tulip__realloc(st->fds, st->cap * sizeof(*p), cap * sizeof(*p));
         if (!p)
             return NULL;
@@ -219,6 +220,7 @@ static void io_state_close(tulip_loop *loop)
     for (i = 0; i < st->cap; i++)
         if (st->fds[i])
             rec_free(st, st->fds[i], -EBADF);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     tulip__free(st->fds, st->cap * sizeof(*st->fds));
     tulip__free(st, sizeof(*st));
     ts->io = NULL;

@@ -162,6 +162,7 @@ static int acceptor_main(void *arg)
             conn_start(srv, fd);
             continue;
         }
+        /* cppcheck-suppress knownConditionTrueFalse ; set while we waited */
         if (srv->stopped || fd == -ECANCELED || fd == -ETIMEDOUT ||
             fd == -EBADF)
             break;

@@ -117,6 +117,7 @@ int tulip_accept_until(int lfd, struct sockaddr *addr, socklen_t *addrlen,
         return rc;
     for (;;) {
         sl = sizeof(ss);
+        ss.ss_family = AF_UNSPEC; /* if the kernel reports no address */
         fd = TULIP_SYS(accept4)(lfd, (struct sockaddr *)&ss, &sl,
                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0)
@@ -256,6 +257,7 @@ int tulip_sock_port(int fd)
 
     if (fd < 0)
         return -EINVAL;
+    ss.ss_family = AF_UNSPEC; /* if the kernel reports no address */
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
         return -errno;
     if (ss.ss_family == AF_INET)
@@ -683,6 +685,7 @@ int tulip_unix_close(int fd)
 
     if (fd < 0)
         return -EBADF;
+    sun.sun_family = AF_UNSPEC; /* if the kernel reports no address */
     if (getsockname(fd, (struct sockaddr *)&sun, &len) == 0 &&
         sun.sun_family == AF_UNIX &&
         len > offsetof(struct sockaddr_un, sun_path) + 1 &&

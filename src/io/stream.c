@@ -41,7 +41,7 @@
 /* The first size of the read buffer. */
 #define RBUF_MIN 4096
 /* A write buffer larger than this is freed once it has emptied. */
-#define WBUF_KEEP (256 * 1024)
+#define WBUF_KEEP ((size_t)256 * 1024)
 
 enum { KIND_UNKNOWN, KIND_SOCKET, KIND_OTHER };
 

@@ -32,8 +32,10 @@ static int io_reserve(tulip_loop *loop, int fd)
     }
     if (loop->io_active == loop->pending_cap) {
         size_t cap = loop->pending_cap ? loop->pending_cap * 2 : 16;
+        /* NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers */
         struct tulip__io **p = tulip__realloc(
             loop->pending, loop->pending_cap * sizeof(*p), cap * sizeof(*p));
+        /* NOLINTEND(bugprone-sizeof-expression) */
         if (!p)
             return -ENOMEM;
         loop->pending = p;
@@ -164,6 +166,7 @@ void tulip__io_dispatch(tulip_loop *loop, int fd, unsigned revents)
 void tulip__io_free_all(tulip_loop *loop)
 {
     tulip__free(loop->fds, loop->fds_cap * sizeof(*loop->fds));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     tulip__free(loop->pending, loop->pending_cap * sizeof(*loop->pending));
     loop->fds = NULL;
     loop->pending = NULL;

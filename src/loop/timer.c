@@ -122,8 +122,10 @@ static int timer_heap_grow(tulip_loop *loop)
     /* due[] has two pointers per heap slot: room for the due timers, and
      * for timer_bulk_move's scratch entries. */
     if (loop->due_cap < 2 * cap) {
+        /* NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers */
         struct tulip__timer **due = tulip__realloc(
             loop->due, loop->due_cap * sizeof(*due), 2 * cap * sizeof(*due));
+        /* NOLINTEND(bugprone-sizeof-expression) */
         if (!due)
             return -ENOMEM;
         loop->due = due;
@@ -322,6 +324,7 @@ void tulip__timer_free_all(tulip_loop *loop)
     loop->heap_size = 0;
     if (loop->heap_mem)
         tulip__free(loop->heap_mem, timer_heap_bytes(loop->heap_cap));
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     tulip__free(loop->due, loop->due_cap * sizeof(*loop->due));
     loop->heap_mem = NULL;
     loop->heap = NULL;

@@ -103,7 +103,8 @@ int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
     return 0;
 }
 
-int tulip__done_remove(struct tulip__done *d, tulip__fn *fn, void *arg)
+/* cppcheck-suppress constParameter ; fn points to a function */
+int tulip__done_remove(struct tulip__done *d, tulip__fn *fn, const void *arg)
 {
     struct tulip__donecb **pp = &d->cbs;
     int removed = 0;

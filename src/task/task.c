@@ -21,7 +21,9 @@
 #include "../hooks.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -82,7 +84,7 @@ static void report(struct tulip_task *t, const char *what, int err)
     char msg[96];
     struct tulip_error_context ctx;
 
-    snprintf(msg, sizeof(msg), "%s: %s", what, t->co.name);
+    (void)snprintf(msg, sizeof(msg), "%s: %s", what, t->co.name); /* cut */
     ctx.message = msg;
     ctx.err = err;
     ctx.source = "task";
@@ -636,6 +638,29 @@ int tulip_sleep(int64_t delay_ns)
     TULIP__HOOK(yield, t);
     task_leave(t);
     return tulip__task_check(t);
+}
+
+/* Whether the stress build yields at every suspension point: only with
+ * TULIP_STRESS_YIELD=1, because the suite (and asyncio) assert that fast
+ * paths do not yield (awaiting a done future, a free lock...). -1: unread. */
+static atomic_int stress_yield = -1;
+
+void tulip__task_stress_yield(struct tulip_task *t)
+{
+    int on = atomic_load_explicit(&stress_yield, memory_order_relaxed);
+
+    if (on < 0) {
+        const char *e = getenv("TULIP_STRESS_YIELD");
+        on = e && strcmp(e, "1") == 0;
+        atomic_store_explicit(&stress_yield, on, memory_order_relaxed);
+    }
+    if (!on || t != cur_task)
+        return; /* off, or a check on another task's behalf */
+    t->state = TULIP__TASK_READY;
+    tulip__loop_ready_push(t->loop, &t->step);
+    t->active = tulip__coro_current();
+    TULIP__HOOK(yield, t);
+    task_leave(t);
 }
 
 int64_t tulip_now(void)

@@ -104,7 +104,7 @@ TULIP_PRIVATE int tulip__done_add(struct tulip__done *d, tulip_loop *loop,
                                   tulip__fn *fn, void *arg);
 /* Remove callbacks equal to (fn, arg) not yet scheduled; returns count. */
 TULIP_PRIVATE int tulip__done_remove(struct tulip__done *d, tulip__fn *fn,
-                                     void *arg);
+                                     const void *arg);
 /* Mark done: wake every waiter with (value, code) and schedule callbacks. */
 TULIP_PRIVATE void tulip__done_fire(struct tulip__done *d, tulip_loop *loop,
                                     void *value, int code);
@@ -183,9 +183,10 @@ struct tulip_task {
 
 /* A sleeping task costs one stack page plus this object: keep it within a
  * 384-byte allocator chunk (1M sleeping tasks at <= 4.4 KiB each). */
-_Static_assert(sizeof(struct tulip_task) <= 376 || TULIP_HAVE_ASAN ||
-                   TULIP_HAVE_TSAN,
+#if !TULIP_HAVE_ASAN && !TULIP_HAVE_TSAN
+_Static_assert(sizeof(struct tulip_task) <= 376,
                "struct tulip_task outgrew its 384-byte chunk");
+#endif
 
 /* The task layer's per-loop state (in the loop's upper slot). */
 struct tulip__agen;
@@ -244,8 +245,15 @@ TULIP_PRIVATE int tulip__scope_check(struct tulip_task *t);
 /* What a suspending call of t returns before it waits: -ECANCELED,
  * -ETIMEDOUT or 0. Every suspending call starts here, so the common case
  * (no scope entered) is answered inline, without the walk in scope.c. */
+/* The stress build's yield of the turn at every suspension point, before
+ * its fast path, so that the suite meets the interleavings a real wait
+ * would make there; as sleep(0), when t is the running task and
+ * TULIP_STRESS_YIELD=1 (config.h). */
+TULIP_PRIVATE void tulip__task_stress_yield(struct tulip_task *t);
 static inline int tulip__task_check(struct tulip_task *t)
 {
+    if (TULIP_STRESS)
+        tulip__task_stress_yield(t);
     if (tulip__likely(t->scopes == NULL))
         return t->cancelled ? -ECANCELED : 0;
     return tulip__scope_check(t);
