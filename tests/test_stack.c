@@ -154,7 +154,8 @@ Test(pool, cold_stacks_go_back_after_the_decay_time)
     struct tulip_stack_stats st;
 
     tulip_stack_trim();
-    make_and_free(192); /* 64 warm, 128 cold in one generation */
+    cr_assert_eq(tulip_stack_set_decay(TULIP_SEC), 0);
+    make_and_free(192); /* 64 warm (1 in the stress build), the rest cold */
     st = stats();
     cr_assert_eq(st.cached, 192, "cold but not given back yet");
     cr_assert_eq(st.released, 0);
@@ -165,10 +166,13 @@ Test(pool, cold_stacks_go_back_after_the_decay_time)
     cr_assert_eq(tulip_stack_set_decay(10 * TULIP_MSEC), 0);
     struct timespec nap_50ms = {0, 50 * 1000 * 1000};
     nanosleep(&nap_50ms, NULL);
-    make_and_free(128); /* reuses 64 warm and the 64 newest cold */
+    make_and_free(128); /* reuses the warm ones and the newest cold */
     st = stats();
-    cr_assert_eq(st.released, 64, "released %zu", st.released);
-    cr_assert_eq(st.cached, 128);
+    /* Default build: the 64 cold ones not reused go back, 128 stay. (The
+     * stress build keeps one warm stack and checks at every stack.) */
+    cr_assert_eq(st.cached + st.released, 192);
+    cr_assert_geq(st.released, 1, "released %zu", st.released);
+    cr_assert_leq(st.released, 64, "released %zu", st.released);
     cr_assert_eq(tulip_stack_set_decay(-1), -EINVAL);
     cr_assert_eq(tulip_stack_set_decay(TULIP_SEC), 0);
     tulip_stack_trim();
@@ -178,7 +182,9 @@ Test(pool, cold_stacks_go_back_after_the_decay_time)
 static int nap(void *arg)
 {
     (void)arg;
-    return tulip_sleep(TULIP_MSEC);
+    /* Long enough that the loop still has to wait after its first pass,
+     * even under qemu. */
+    return tulip_sleep(100 * TULIP_MSEC);
 }
 
 /* A loop with nothing to run gives the cold stacks back before it waits,
@@ -189,12 +195,16 @@ Test(pool, idle_loop_gives_cold_stacks_back)
     int result = -1;
 
     tulip_stack_trim();
+    cr_assert_eq(tulip_stack_set_decay(TULIP_SEC), 0);
     make_and_free(192);
     cr_assert_eq(stats().released, 0);
     cr_assert_eq(tulip_run(nap, NULL, &result, NULL), 0);
     cr_assert_eq(result, 0);
     st = stats();
-    cr_assert_eq(st.released, 128, "released %zu", st.released);
+    /* Only the warm ones (64; 1 in the stress build) stay committed; the
+     * main task's stack came back to them. */
+    cr_assert_eq(st.cached + st.released, 192);
+    cr_assert_geq(st.released, 128, "released %zu", st.released);
     cr_assert_leq(st.cached, 64);
     tulip_stack_trim();
     assert_no_stacks();

@@ -242,14 +242,15 @@ static inline struct tulip_task *tulip__task_running(void)
 
 TULIP_PRIVATE int tulip__scope_check(struct tulip_task *t);
 
-/* What a suspending call of t returns before it waits: -ECANCELED,
- * -ETIMEDOUT or 0. Every suspending call starts here, so the common case
- * (no scope entered) is answered inline, without the walk in scope.c. */
 /* The stress build's yield of the turn at every suspension point, before
  * its fast path, so that the suite meets the interleavings a real wait
  * would make there; as sleep(0), when t is the running task and
  * TULIP_STRESS_YIELD=1 (config.h). */
 TULIP_PRIVATE void tulip__task_stress_yield(struct tulip_task *t);
+
+/* What a suspending call of t returns before it waits: -ECANCELED,
+ * -ETIMEDOUT or 0. Every suspending call starts here, so the common case
+ * (no scope entered) is answered inline, without the walk in scope.c. */
 static inline int tulip__task_check(struct tulip_task *t)
 {
     if (TULIP_STRESS)
