@@ -236,8 +236,10 @@ static uint32_t table_take(tulip_loop *loop)
         uint32_t cap = tb->cap ? tb->cap * 2 : 16;
         if (cap - 1 > TABLE_MAX)
             return 0; /* indices must fit t->ctx */
+        /* NOLINTBEGIN(bugprone-sizeof-expression): an array of pointers */
         tulip_context **v =
             tulip__realloc(tb->v, tb->cap * sizeof(*v), cap * sizeof(*v));
+        /* NOLINTEND(bugprone-sizeof-expression) */
         if (!v)
             return 0;
         for (uint32_t i = cap - 1; i >= (tb->cap ? tb->cap : 1u); i--) {
@@ -420,6 +422,7 @@ void tulip__context_loop_close(struct tulip__tasks *ts)
     for (uint32_t i = 1; i < tb->cap; i++)
         if (!table_is_free(tb->v[i]))
             slot_drop(tb->v[i]); /* not reached: tasks give theirs back */
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
     tulip__free(tb->v, tb->cap * sizeof(*tb->v));
     tulip__free(tb, sizeof(*tb));
     ts->contexts = NULL;
