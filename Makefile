@@ -88,11 +88,13 @@ generic: deps-test
 	@$(CMAKE) --build build-generic -j$(JOBS) --target $(CORO_TARGETS)
 	@cd build-generic && $(CTEST) $(CTEST_ARGS) -R '$(GENERIC_TESTS)'
 
-## valgrind memcheck over the core tests.
+## valgrind memcheck over the core tests (coroutines, loop, tasks, sync,
+## contextvars) and the examples; VALGRIND_TESTS=. for every test program.
+VALGRIND_TESTS ?= ^test_(gen|yield_from|stack|loop|timer|task|future|scope|group|combine|run|handoff|lock|event|cond|sem|barrier|queue|chan|context|agen)$$
 valgrind: deps-test
 	@$(CMAKE) -S . -B build-vg -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@$(CMAKE) --build build-vg -j$(JOBS)
-	@sh scripts/valgrind.sh build-vg
+	@TULIP_VALGRIND_TESTS='$(VALGRIND_TESTS)' sh scripts/valgrind.sh build-vg
 
 ## stress: the suite with shrunken internal constants (TULIP_STRESS in
 ## src/config.h: one event per poll, a poll after every ready callback, the
