@@ -182,18 +182,10 @@ int main(int argc, char **argv)
     if (!rtts || secs <= 0)
         return 1;
     nb_cpus(&ccpu, &scpu);
-    if (peer) {
-        if (!nb_scratch(scratch, sizeof(scratch)))
-            return 1;
-        port = nb_free_port();
-        pid = port > 0 ? nb_spawn_peer(peer, port, scpu) : -1;
-        if (pid < 0) {
-            nb_scratch_remove(scratch);
-            return pid == -77 ? 77 : 1;
-        }
-    } else {
-        pid = nb_start_tulip(echo_handler, "bench_echo", &port, scpu);
-    }
+    pid = nb_start_server(peer, echo_handler, "bench_echo", scratch,
+                          sizeof(scratch), &port, scpu);
+    if (pid < 0)
+        return pid == -77 ? 77 : 1;
     nb_pin(0, ccpu);
 
     run(pid, port, 100, warm, secs, &cpu, &rate);

@@ -168,18 +168,10 @@ int main(int argc, char **argv)
         return 77;
     }
     nb_cpus(&ccpu, &scpu);
-    if (peer) {
-        if (!nb_scratch(scratch, sizeof(scratch)))
-            return 1;
-        port = nb_free_port();
-        pid = port > 0 ? nb_spawn_peer(peer, port, scpu) : -1;
-        if (pid < 0) {
-            nb_scratch_remove(scratch);
-            return pid == -77 ? 77 : 1;
-        }
-    } else {
-        pid = nb_start_tulip(http_handler, "bench_http", &port, scpu);
-    }
+    pid = nb_start_server(peer, http_handler, "bench_http", scratch,
+                          sizeof(scratch), &port, scpu);
+    if (pid < 0)
+        return pid == -77 ? 77 : 1;
     nb_pin(0, ccpu);
     if (check_response(port) != 0 ||
         (!smoke && run_wrk(port, conns, 1, ccpu, out, sizeof(out)) != 0))

@@ -315,4 +315,25 @@ static inline pid_t nb_start_tulip(tulip_server_fn *fn, const char *who,
     return pid;
 }
 
+/* The server under test: the peer program if one is named (in a scratch
+ * directory of its own, kept in scratch[cap]), else tulip's own running fn
+ * per connection; pinned to cpu. Its pid and its port in *port, or -77
+ * when the peer cannot run here, or -1. */
+static inline pid_t nb_start_server(const char *peer, tulip_server_fn *fn,
+                                    const char *who, char *scratch, size_t cap,
+                                    int *port, int cpu)
+{
+    pid_t pid;
+
+    if (!peer)
+        return nb_start_tulip(fn, who, port, cpu);
+    if (!nb_scratch(scratch, cap))
+        return -1;
+    *port = nb_free_port();
+    pid = *port > 0 ? nb_spawn_peer(peer, *port, cpu) : -1;
+    if (pid < 0)
+        nb_scratch_remove(scratch);
+    return pid;
+}
+
 #endif /* TULIP_NETBENCH_H */
