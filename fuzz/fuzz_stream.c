@@ -36,7 +36,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                      \
     } while (0)
 
-static const char *const seps[] = {"\n", "\r\n", "ab", "xyz"};
+/* Short ones, one whose prefix repeats (the search restarts after a
+ * partial match), and one longer than the short-separator path takes. */
+static const char *const seps[] = {"\n",       "\r\n", "ab",          "xyz",
+                                   "\r\n\r\n", "aab",  "xyzxyzxyzxyz"};
+#define NSEPS (sizeof(seps) / sizeof(seps[0]))
 
 static struct {
     const uint8_t *data; /* the byte string sent */
@@ -133,7 +137,7 @@ static int reader(void *arg)
             check_sep(r, 0, "\n", true, n, buf);
             break;
         default: {
-            const char *sep = seps[(op >> 2) % 4];
+            const char *sep = seps[(op >> 2) % NSEPS];
             r = tulip_stream_read_sep(s, sep, strlen(sep), buf, n, &partial);
             check_sep(r, partial, sep, false, n, buf);
             break;
