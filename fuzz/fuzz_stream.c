@@ -137,7 +137,7 @@ static int reader(void *arg)
             check_sep(r, 0, "\n", true, n, buf);
             break;
         default: {
-            const char *sep = seps[(op >> 2) % NSEPS];
+            const char *sep = seps[(unsigned)(op >> 2) % NSEPS];
             r = tulip_stream_read_sep(s, sep, strlen(sep), buf, n, &partial);
             check_sep(r, partial, sep, false, n, buf);
             break;
