@@ -1193,7 +1193,12 @@ struct tulip_run_opts {
  * @param opts Options, or NULL.
  * @return 0 when the main task ran to its end.
  * @return -EINVAL if fn is NULL.
- * @return -EBUSY if a loop is already running on this thread.
+ * @return -EBUSY if a loop is already running on this thread, or, after a
+ *         main task that ended well, if the loop could not close because the
+ *         program still holds handles of it (tulip_handle_release()): that
+ *         is reported to the error handler with the loop as its object, and
+ *         the loop is left open for the program to release them and call
+ *         tulip_loop_close().
  * @return -ENOMEM if out of memory.
  * @return -EDEADLK if the main task waits for something nothing will do.
  * @return -EINTR if a SIGINT cancelled the main task (asyncio's

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * tulip_run(), asyncio.run's counterpart: the main task's result, its
- * options, -EINVAL / -EBUSY / -EDEADLK (a main task waiting for a future
- * nobody will set), tasks still running when the main task returns are
- * cancelled and awaited (their cleanup runs), -ENOMEM at every allocation
- * with nothing leaked, and no stack left in use.
+ * options, -EINVAL / -EBUSY (nested, or handles kept) / -EDEADLK (a main
+ * task waiting for a future nobody will set), tasks still running when the
+ * main task returns are cancelled and awaited (their cleanup runs), -ENOMEM
+ * at every allocation with nothing leaked, and no stack left in use.
  */
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
@@ -85,6 +85,42 @@ Test(run, nested_run_ebusy)
     run_begin();
     cr_assert_eq(tulip_run(nested_run, &rc, NULL, &vopts), 0);
     cr_assert_eq(rc, -EBUSY);
+    run_end();
+}
+
+/* A main task that keeps a handle of its loop past the run. */
+static tulip_loop *kept_loop;
+static tulip_handle *kept_handle;
+
+static void never_called(void *arg)
+{
+    (void)arg;
+    cr_assert_fail("a handle of a finished run fired");
+}
+
+static int keeps_a_handle(void *arg)
+{
+    (void)arg;
+    kept_loop = tulip_loop_current();
+    cr_assert_eq(tulip_loop_set_error_handler(kept_loop, fx_on_error, NULL), 0);
+    return tulip_call_later(kept_loop, TULIP_SEC, never_called, NULL,
+                            &kept_handle);
+}
+
+Test(run, unreleased_handle_leaves_loop_open)
+{
+    int result = -1;
+
+    run_begin();
+    fx_reports = 0;
+    cr_assert_eq(tulip_run(keeps_a_handle, NULL, &result, &vopts), -EBUSY);
+    cr_assert_eq(result, 0);
+    cr_assert_eq(fx_reports, 1);
+    cr_assert_eq(fx_report_err, -EBUSY);
+    cr_assert_eq(fx_report_obj, kept_loop);
+    /* the program releases what it held, then closes: nothing leaks */
+    tulip_handle_release(kept_handle);
+    cr_assert_eq(tulip_loop_close(kept_loop), 0);
     run_end();
 }
 

@@ -92,7 +92,7 @@ int tulip_run(tulip_task_fn *fn, void *arg, int *result,
 {
     tulip_loop *loop;
     tulip_task *main_task;
-    int rc;
+    int rc, close_rc;
 
     if (!fn)
         return -EINVAL;
@@ -116,6 +116,19 @@ int tulip_run(tulip_task_fn *fn, void *arg, int *result,
             rc = -EINTR; /* asyncio raises KeyboardInterrupt */
         tulip_task_release(main_task);
     }
-    tulip_loop_close(loop);
+    close_rc = tulip_loop_close(loop);
+    if (close_rc < 0) {
+        /* Handles the program still holds point into the loop: it stays
+         * open (and allocated) for the caller to release them and close. */
+        struct tulip_error_context ctx = {
+            .message = "tulip_run: the loop cannot close: handles were not "
+                       "released; it is left open",
+            .err = close_rc,
+            .source = "run",
+            .object = loop};
+        tulip__loop_report(loop, &ctx);
+        if (rc == 0)
+            rc = close_rc;
+    }
     return rc;
 }
