@@ -177,6 +177,36 @@ static int open_then_cancelled(void *arg)
     return 0;
 }
 
+/* A task already cancelled: every call is refused before the pool sees
+ * its job, and the job (with the copy of the path or the data) is freed. */
+static int cancelled_first(void *arg)
+{
+    char buf[4];
+
+    (void)arg;
+    tulip_task_cancel(tulip_task_current());
+    rec(tulip_file_open(path, O_RDONLY, 0));
+    rec(tulip_file_pread(0, buf, sizeof(buf), 0));
+    rec(tulip_file_write(1, "abc", 3));
+    rec(tulip_file_fsync(1));
+    rec(tulip_file_read_all(path, &all));
+    return 0;
+}
+
+Test(file, calls_of_a_cancelled_task_free_their_job)
+{
+    file_begin();
+    make_file();
+    nrc = 0;
+    cr_assert_eq(tulip_spawn(NULL, loop, cancelled_first, NULL), 0);
+    fx_run();
+    cr_assert_eq(nrc, 5);
+    for (int i = 0; i < nrc; i++)
+        cr_assert_eq(rcs[i], -ECANCELED, "call %d: %zd", i, rcs[i]);
+    cr_assert_null(all.data);
+    file_end();
+}
+
 /* An open that has started runs to its end; the abandoned fd is closed. */
 static int slow_open_holder(void *arg)
 {

@@ -138,9 +138,12 @@ static ssize_t job_run(struct file_job *j, void *out)
         return -EPERM;
     }
     rc = tulip__task_check(t);
-    if (rc == 0)
-        rc = tulip__pool_run(t, TULIP_POOL_BLOCKING, file_work, j, file_abandon,
-                             TULIP_FOREVER, NULL);
+    if (rc) {
+        job_free(j); /* refused before the pool saw it */
+        return rc;
+    }
+    rc = tulip__pool_run(t, TULIP_POOL_BLOCKING, file_work, j, file_abandon,
+                         TULIP_FOREVER, NULL);
     if (rc == -ECANCELED || rc == -ETIMEDOUT)
         return rc; /* the pool hands j to file_abandon */
     if (rc) {
