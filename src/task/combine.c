@@ -82,13 +82,27 @@ static void gather_results(tulip_task *const *tasks, size_t n, int *results)
     }
 }
 
+/* Whether a gather may return: every task done, or (without
+ * TULIP_RETURN_ERRORS) one failed, whose result goes to *err. */
+static bool gather_over(tulip_task *const *tasks, size_t n, unsigned flags,
+                        int *err)
+{
+    size_t i, ndone = 0;
+
+    for (i = 0; i < n; i++) {
+        ndone += (size_t)task_done(tasks[i]);
+        if (!(flags & TULIP_RETURN_ERRORS) && !*err && task_failed(tasks[i]))
+            *err = tasks[i]->result;
+    }
+    return *err || ndone == n;
+}
+
 int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
                  unsigned flags)
 {
     struct tulip_task *t = tulip__task_running();
     struct tulip__waiter *nodes;
     int err = 0, rc;
-    size_t i, ndone;
 
     if ((flags & ~TULIP_RETURN_ERRORS) || check_tasks(tasks, n))
         return -EINVAL;
@@ -104,18 +118,16 @@ int tulip_gather(tulip_task *const *tasks, size_t n, int *results,
     if (!nodes)
         return -ENOMEM;
     for (;;) {
-        for (i = ndone = 0; i < n; i++) {
-            ndone += (size_t)task_done(tasks[i]);
-            if (!(flags & TULIP_RETURN_ERRORS) && !err && task_failed(tasks[i]))
-                err = tasks[i]->result;
-        }
-        if (err || ndone == n)
+        if (gather_over(tasks, n, flags, &err))
             break;
         /* Check again before each wait: a cancel (or deadline) that came
          * in the pass of the wake-up found us READY and did not wake us;
-         * without this we slept on until the next child finished. */
+         * without this we slept on until the next child finished. The
+         * stress build may yield in the check: look at the tasks again. */
         rc = tulip__task_check(t);
         if (!rc) {
+            if (gather_over(tasks, n, flags, &err))
+                break;
             nodes_arm(t, tasks, n, nodes, NULL);
             rc = tulip__task_suspend(t, TULIP_FOREVER);
         }
@@ -177,9 +189,10 @@ int tulip_wait(tulip_task *const *tasks, size_t n, enum tulip_wait_mode mode,
     if (!nodes)
         return -ENOMEM;
     while (!wait_satisfied(tasks, n, mode, &count)) {
-        /* As in tulip_gather: a cancel that came with a wake-up. */
+        /* As in tulip_gather: a cancel that came with a wake-up, and
+         * tasks that finished during the stress build's yield. */
         rc = tulip__task_check(t);
-        if (rc)
+        if (rc || wait_satisfied(tasks, n, mode, &count))
             break;
         nodes_arm(t, tasks, n, nodes, NULL);
         rc = tulip__task_suspend(t, deadline);
