@@ -311,6 +311,61 @@ Test(pool, cancelled_task_withdraws_queued_job)
     sem_destroy(&gate);
 }
 
+/* A cancel and the job's completion in the same pass: the job's last act
+ * asks the loop thread to cancel its task, and the loop thread is held
+ * until the job has returned, so that the next pass both finds the job
+ * done (the eventfd) and runs the cancel; the task then wakes cancelled
+ * with a job the loop has already delivered: it must still be freed and
+ * its abandon callback called, with the job's result. */
+static tulip_task *same_pass_task;
+static atomic_int same_pass_returning;
+
+static int cancels_its_task(void *arg)
+{
+    struct gated *g = arg;
+
+    /* 1: returning, the cancel queued; 2: the call failed */
+    atomic_store(
+        &same_pass_returning,
+        tulip_call_soon_threadsafe(loop, cancel_cb, same_pass_task) ? 2 : 1);
+    return g->value;
+}
+
+static int same_pass_body(void *arg)
+{
+    struct gated *g = malloc(sizeof(*g));
+
+    (void)arg;
+    g->value = 42;
+    return tulip_to_thread_ex(cancels_its_task, g, NULL, free_gated,
+                              TULIP_FOREVER);
+}
+
+static int hold_loop_until_job_returned(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&same_pass_returning))
+        sleep_ms(1);
+    sleep_ms(50); /* the worker signals the loop after fn returns */
+    return 0;
+}
+
+Test(pool, cancel_in_the_pass_of_the_job_completion)
+{
+    pool_begin();
+    abandoned_calls = 0;
+    atomic_store(&same_pass_returning, 0);
+    same_pass_task = fx_spawn(same_pass_body, NULL);
+    go(hold_loop_until_job_returned, NULL);
+    fx_run();
+    cr_assert_eq(atomic_load(&same_pass_returning), 1);
+    cr_assert_eq(fx_result(same_pass_task), -ECANCELED);
+    cr_assert_eq(abandoned_calls, 1);
+    cr_assert_eq(abandoned_result, 42);
+    tulip_task_release(same_pass_task);
+    pool_end();
+}
+
 /* A loop closed while an abandoned job still runs waits for it. */
 static int fire_and_forget(void *arg)
 {

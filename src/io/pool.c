@@ -453,6 +453,7 @@ int tulip__pool_run(struct tulip_task *t, int which, int (*fn)(void *),
 {
     struct pool_chan *c = NULL;
     struct tulip__job *j;
+    bool delivered;
     int rc;
 
     rc = chan_get(t->loop, &c);
@@ -491,7 +492,18 @@ int tulip__pool_run(struct tulip_task *t, int which, int (*fn)(void *),
         return 0;
     }
     /* Cancelled or timed out: take the job back if it has not started,
-     * else leave it to the loop to free once it is done. */
+     * else leave it to the loop to free once it is done. The loop may
+     * have delivered it already, in the pass of the cancel: free it.
+     * (Under the pool's lock: a worker sets JOB_RUNNING under it.) */
+    pthread_mutex_lock(&pools[which].mu);
+    delivered = j->state == JOB_DONE;
+    pthread_mutex_unlock(&pools[which].mu);
+    if (delivered) {
+        if (abandon)
+            abandon(arg, j->result);
+        job_free(j);
+        return rc == TULIP__DEADLINE ? -ETIMEDOUT : rc;
+    }
     if (j->waiter.head)
         tulip__waitq_remove(j->waiter.head);
     if (pool_withdraw(which, j)) {
