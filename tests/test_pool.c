@@ -311,19 +311,22 @@ Test(pool, cancelled_task_withdraws_queued_job)
     sem_destroy(&gate);
 }
 
-/* A cancel and the job's completion in the same pass: the job's last act
- * asks the loop thread to cancel its task, and the loop thread is held
- * until the job has returned, so that the next pass both finds the job
- * done (the eventfd) and runs the cancel; the task then wakes cancelled
- * with a job the loop has already delivered: it must still be freed and
- * its abandon callback called, with the job's result. */
+/* A cancel and the job's completion in the same pass: once the job runs,
+ * the loop thread is held (a task that blocks) while the job asks the
+ * loop thread to cancel its task and returns, so that the next pass both
+ * finds the job done (the eventfd) and runs the cancel; the task then
+ * wakes cancelled with a job the loop has already delivered: it must
+ * still be freed and its abandon callback called, with the job's result. */
 static tulip_task *same_pass_task;
-static atomic_int same_pass_returning;
+static atomic_int same_pass_started, same_pass_go, same_pass_returning;
 
 static int cancels_its_task(void *arg)
 {
     struct gated *g = arg;
 
+    atomic_store(&same_pass_started, 1);
+    while (!atomic_load(&same_pass_go))
+        sleep_ms(1);
     /* 1: returning, the cancel queued; 2: the call failed */
     atomic_store(
         &same_pass_returning,
@@ -344,6 +347,9 @@ static int same_pass_body(void *arg)
 static int hold_loop_until_job_returned(void *arg)
 {
     (void)arg;
+    while (!atomic_load(&same_pass_started))
+        cr_expect_eq(tulip_sleep(0), 0);
+    atomic_store(&same_pass_go, 1);
     while (!atomic_load(&same_pass_returning))
         sleep_ms(1);
     sleep_ms(50); /* the worker signals the loop after fn returns */
@@ -354,6 +360,8 @@ Test(pool, cancel_in_the_pass_of_the_job_completion)
 {
     pool_begin();
     abandoned_calls = 0;
+    atomic_store(&same_pass_started, 0);
+    atomic_store(&same_pass_go, 0);
     atomic_store(&same_pass_returning, 0);
     same_pass_task = fx_spawn(same_pass_body, NULL);
     go(hold_loop_until_job_returned, NULL);
