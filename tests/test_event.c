@@ -8,6 +8,7 @@
  */
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
+#include "tools.h"
 
 static tulip_event *ev;
 
@@ -126,6 +127,7 @@ Test(event, wait_on_set_event_returns_at_once)
 {
     struct waiter a = {.name = "A"};
 
+    SKIP_UNDER_FORCED_YIELD("waiting on a set event yields first");
     ev_begin();
     tulip_event_set(ev);
     tulip_task *t = fx_spawn(waiter_body, &a);
@@ -243,6 +245,7 @@ Test(event, free_with_waiters)
 {
     struct waiter a = {.name = "A"};
 
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the task to its wait");
     ev_begin();
     tulip_task *ta = fx_spawn(waiter_body, &a);
     tulip_loop_run_once(loop);

@@ -11,6 +11,7 @@
  */
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
+#include "tools.h"
 
 struct awaiter {
     tulip_future *f;
@@ -161,6 +162,7 @@ Test(future, completion_wakes_waiters_next_pass)
 {
     struct awaiter a = {.name = "a"}, b = {.name = "b"};
 
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the tasks to their wait");
     fx_begin();
     cr_assert_eq(tulip_future_new(&a.f, loop), 0);
     b.f = a.f;
@@ -238,6 +240,7 @@ Test(future, release_pending_with_waiters_cancels)
 {
     struct awaiter a = {0};
 
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the tasks to their wait");
     fx_begin();
     cr_assert_eq(tulip_future_new(&a.f, loop), 0);
     tulip_task *t = fx_spawn(await_body, &a);
@@ -288,6 +291,7 @@ Test(future, cancelling_waiter_leaves_future_pending)
 {
     struct awaiter a = {.name = "a"}, b = {.name = "b"};
 
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the tasks to their wait");
     fx_begin();
     cr_assert_eq(tulip_future_new(&a.f, loop), 0);
     b.f = a.f;

@@ -10,6 +10,7 @@
 /* ctest: labels=unit;backends timeout=120 */
 #define _GNU_SOURCE /* usleep */
 #include "task_fixture.h"
+#include "tools.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -224,6 +225,7 @@ Test(handoff, stop_ends_the_run_after_its_pass)
 /* tulip_loop_run_once() runs one pass: one step of each task. */
 Test(handoff, run_once_is_one_pass)
 {
+    SKIP_UNDER_FORCED_YIELD("sleep(0) yields twice (its check yields too)");
     fx_begin();
     cr_assert_eq(tulip_spawn(NULL, loop, rounds, L("a")), 0);
     cr_assert_eq(tulip_spawn(NULL, loop, rounds, L("b")), 0);

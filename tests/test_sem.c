@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "task_fixture.h"
+#include "tools.h"
 
 #include <limits.h>
 
@@ -167,6 +168,7 @@ Test(sem, release_with_waiters_hands_the_permit_over)
 {
     struct waiter a = {.name = "A"};
 
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the task to its wait");
     sem_begin(0, false);
     tulip_task *t = fx_spawn(waiter_body, &a);
     tulip_loop_run_once(loop);
@@ -270,7 +272,11 @@ Test(sem, deadline_while_waiting_and_in_the_same_pass)
     tulip_loop_run_once(loop);
     tulip_call_at(loop, 4 * TULIP_SEC, release_cb, NULL, NULL);
     fx_run();
-    cr_assert_eq(d.rc, -ETIMEDOUT, "log %s at %lld", fx_log, (long long)d.at);
+    /* (Under the forced yield D's deadline is armed a pass later, after
+     * the release: D gets the permit.) */
+    if (!test_forced_yield())
+        cr_assert_eq(d.rc, -ETIMEDOUT, "log %s at %lld", fx_log,
+                     (long long)d.at);
     tulip_task_release(ta);
     tulip_task_release(tb);
     tulip_task_release(tc);
@@ -282,6 +288,7 @@ Test(sem, free_with_waiters)
 {
     struct waiter a = {.name = "A"};
 
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the task to its wait");
     sem_begin(0, false);
     tulip_task *ta = fx_spawn(waiter_body, &a);
     tulip_loop_run_once(loop);

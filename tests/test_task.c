@@ -11,6 +11,7 @@
  */
 /* ctest: labels=unit;backends timeout=120 */
 #include "task_fixture.h"
+#include "tools.h"
 
 /* ---- bodies ---------------------------------------------------------------
  */
@@ -752,6 +753,7 @@ Test(task, loop_close_reports_and_frees_pending_tasks)
 {
     tulip_future *f;
 
+    SKIP_UNDER_FORCED_YIELD("one pass does not bring the task to its wait");
     fx_begin();
     cr_assert_eq(tulip_future_new(&f, loop), 0);
     /* One waits on a future nobody sets, one was never stepped, one holds

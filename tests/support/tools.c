@@ -5,6 +5,9 @@
  */
 #include "tools.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -18,6 +21,17 @@
 bool test_under_valgrind(void)
 {
     return TOOLS_VALGRIND();
+}
+
+bool test_forced_yield(void)
+{
+#if defined(TULIP_STRESS) && TULIP_STRESS
+    const char *e = getenv("TULIP_STRESS_YIELD");
+
+    return e && strcmp(e, "1") == 0; /* as src/task/task.c reads it */
+#else
+    return false;
+#endif
 }
 
 int test_scaled(int n, int div)
