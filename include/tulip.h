@@ -808,7 +808,9 @@ TULIP_EXTERN int tulip_loop_report_error(tulip_loop *loop,
  * `out` is not NULL; release it with tulip_task_release() once done with
  * it (before or after the task finishes). The loop holds its own reference
  * until the task has finished, so a task nobody holds ("fire and forget")
- * runs to its end and is then freed; it never vanishes and never leaks. A
+ * runs to its end and is then freed; it never vanishes and never leaks. The
+ * task object lives at the top of the task's stack, so a finished task
+ * that is still held keeps that stack page (4 KiB) until it is released. A
  * task that returns a negative code other than -ECANCELED, and whose result
  * nobody reads (tulip_task_join(), tulip_task_result()) before its last
  * reference goes, is reported to the loop's error handler as "Task exception

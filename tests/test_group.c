@@ -510,13 +510,16 @@ static int enomem_parent(void *arg)
     struct mis *m = arg;
     tulip_group *g = (tulip_group *)m;
     struct kid k = {1, 0, 0, 0};
+    /* A task lives on its stack: a spawn takes heap memory only when the
+     * stack pool grows, here for a stack size not used before. */
+    struct tulip_task_opts fresh = {.stack_size = 200 * 1024};
 
     test_alloc_fail_nth(&alloc_c, 1, false);
     m->r[0] = tulip_group_new(&g);
     m->r[1] = g == NULL;
     m->r[2] = tulip_group_new(&g);
     test_alloc_fail_nth(&alloc_c, 1, true);
-    m->r[3] = tulip_group_spawn(g, kid_body, &k, NULL, &m->out);
+    m->r[3] = tulip_group_spawn(g, kid_body, &k, &fresh, &m->out);
     test_alloc_fail_nth(&alloc_c, 0, false);
     m->r[4] = tulip_group_spawn(g, kid_body, &k, NULL, NULL);
     m->r[5] = tulip_group_wait(g);

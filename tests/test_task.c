@@ -797,6 +797,44 @@ Test(task, run_until_errors)
     fx_end();
 }
 
+/* ---- where the object lives ---------------------------------------------- */
+
+/* A task object lives on its stack: a finished task still held keeps its
+ * stack until the last reference goes; one nobody holds gives it back when
+ * it finishes; a handle outliving its loop still works and frees it. */
+Test(task, object_lives_on_its_stack)
+{
+    size_t before;
+    int r = 0;
+
+    fx_begin();
+    before = fx_stacks_in_use();
+    tulip_task *t = fx_spawn(ret_arg, (void *)7);
+    cr_assert_eq(tulip_spawn(NULL, loop, ret_arg, (void *)8), 0);
+    cr_assert_eq(fx_stacks_in_use(), before + 2);
+    fx_run();
+    cr_assert(tulip_task_done(t));
+    cr_assert_eq(fx_stacks_in_use(), before + 1);
+    tulip_task *u = fx_spawn(ret_arg, (void *)9);
+    cr_assert_eq(fx_stacks_in_use(), before + 2);
+    cr_assert_eq(tulip_task_result(t, &r), 0);
+    cr_assert_eq(r, 7);
+    cr_assert_str_eq(tulip_task_name(t), "Task-1");
+    tulip_task_release(t);
+    cr_assert_eq(fx_stacks_in_use(), before + 1);
+    /* u never ran: closing the loop reports it, its handle stays valid. */
+    cr_assert_eq(tulip_loop_close(loop), 0);
+    cr_assert_eq(fx_reports, 1);
+    cr_assert(tulip_task_done(u));
+    cr_assert_eq(tulip_task_result(u, &r), 0);
+    cr_assert_eq(r, -ECANCELED);
+    cr_assert_eq(fx_stacks_in_use(), before + 1);
+    tulip_task_release(u);
+    cr_assert_eq(fx_stacks_in_use(), before);
+    cr_assert_eq(tulip_loop_new(&loop, NULL), 0);
+    fx_end();
+}
+
 /* ---- allocation failure -------------------------------------------------- */
 
 /* Each allocation of a spawn on a fresh loop fails in turn: -ENOMEM, and
@@ -835,17 +873,20 @@ Test(task, spawn_enomem_at_every_allocation)
     fx_end();
 }
 
-/* On a loop whose task state exists and whose object cache is empty. */
+/* On a loop whose task state exists. A task lives on its stack, so such a
+ * spawn takes heap memory only when the stack pool grows: here for a stack
+ * size not used before. */
 Test(task, spawn_enomem_on_warm_loop)
 {
-    struct tulip_task_opts eager = {.eager = true};
+    struct tulip_task_opts fresh = {.stack_size = 200 * 1024};
+    struct tulip_task_opts eager = {.stack_size = 200 * 1024, .eager = true};
 
     fx_begin();
     tulip_task *t = fx_spawn(sleeper_1s, NULL);
     long long before = alloc_c.live_bytes;
     size_t stacks = fx_stacks_in_use();
     test_alloc_fail_nth(&alloc_c, 1, true);
-    cr_assert_eq(tulip_spawn(NULL, loop, ret_arg, NULL), -ENOMEM);
+    cr_assert_eq(tulip_spawn_ex(NULL, loop, ret_arg, NULL, &fresh), -ENOMEM);
     cr_assert_eq(tulip_spawn_ex(NULL, loop, ret_arg, NULL, &eager), -ENOMEM);
     test_alloc_fail_nth(&alloc_c, 0, false);
     cr_assert_eq(alloc_c.live_bytes, before);

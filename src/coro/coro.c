@@ -261,17 +261,27 @@ static void coro_start(void *p)
 int tulip__coro_init(struct tulip__coro *co, size_t size, void (*entry)(void *),
                      void *arg)
 {
+    struct tulip__stack st;
     int rc;
 
-    if (tulip__unlikely(!thread_ready))
-        thread_prepare();
-    rc = tulip__stack_get(size, &co->stack);
+    rc = tulip__stack_get(size, &st);
     if (rc)
         return rc;
+    tulip__coro_init_on(co, &st, 0, entry, arg);
+    return 0;
+}
+
+void tulip__coro_init_on(struct tulip__coro *co, const struct tulip__stack *st,
+                         size_t reserve, void (*entry)(void *), void *arg)
+{
+    if (tulip__unlikely(!thread_ready))
+        thread_prepare();
+    co->stack = *st;
     co->entry = entry;
     co->arg = arg;
     co->exit_to = NULL;
-    tulip__ctx_make(&co->ctx, co->stack.lo, co->stack.size, coro_start, co);
+    /* The frames start below the reserved top bytes, which the owner uses. */
+    tulip__ctx_make(&co->ctx, st->lo, st->size - reserve, coro_start, co);
 #if TULIP_HAVE_ASAN
     co->asan_fake = NULL;
 #endif
@@ -280,10 +290,9 @@ int tulip__coro_init(struct tulip__coro *co, size_t size, void (*entry)(void *),
 #endif
 #if TULIP_HAVE_VALGRIND
     if (on_valgrind)
-        co->vg_stack_id = VALGRIND_STACK_REGISTER(
-            co->stack.lo, co->stack.lo + co->stack.size);
+        co->vg_stack_id =
+            VALGRIND_STACK_REGISTER(st->lo, st->lo + st->size - reserve);
 #endif
-    return 0;
 }
 
 void tulip__coro_release(struct tulip__coro *co)

@@ -69,6 +69,18 @@ struct tulip__coro {
 TULIP_PRIVATE int tulip__coro_init(struct tulip__coro *co, size_t size,
                                    void (*entry)(void *), void *arg);
 
+/*
+ * The same with a stack already taken (tulip__stack_get), whose top
+ * `reserve` bytes (a multiple of 16) are left to the caller: the frames
+ * start below them, and tulip__coro_release() gives back the whole stack.
+ * The caller may keep its own object there (a task lives at the top of its
+ * stack). Cannot fail.
+ */
+TULIP_PRIVATE void tulip__coro_init_on(struct tulip__coro *co,
+                                       const struct tulip__stack *st,
+                                       size_t reserve, void (*entry)(void *),
+                                       void *arg);
+
 /* Give co's stack back to the pool. co must not be running; it may be
  * suspended (its frames are then abandoned) or finished. */
 TULIP_PRIVATE void tulip__coro_release(struct tulip__coro *co);

@@ -177,7 +177,7 @@ void tulip__debug_step_end(struct tulip_task *t)
         fprintf(stderr, "tulip: debug: executing task %s took %.3f seconds\n",
                 t->co.name, (double)took / 1e9);
     if (t->state == TULIP__TASK_DONE)
-        check_stack(t); /* before task_finished gives the stack back */
+        check_stack(t); /* before the stack can be given back */
 }
 
 void tulip__debug_spawn(struct tulip_task *t, void *site)

@@ -12,9 +12,10 @@
  * (level-triggered) and wakes a waiting task whose wait is not shielded.
  *
  * Life and references: spawning gives one reference to the loop, held until
- * the task finishes, and one to the caller if it asked for it. A finished
- * task gives its stack back at once; the object lives until its last
- * reference goes. See the ownership note in tulip.h.
+ * the task finishes, and one to the caller if it asked for it. The object
+ * lives at the top of the task's own stack (see TASK_SLOT), so both go
+ * back to the stack pool together, when the last reference goes. See the
+ * ownership note in tulip.h.
  */
 #include "../prefix.h"
 #include "task.h"
@@ -27,15 +28,24 @@
 #include <string.h>
 #include <time.h>
 
-#define TASK_CACHE_MAX 256u
+/*
+ * The task object lives in the top bytes of its own stack, and the frames
+ * start below it. With many tasks alive, a step's cost is its cache and TLB
+ * misses: object and frames then share one page (one TLB entry, one page
+ * walk, neighbouring lines), spawning takes no heap memory, and a burst of
+ * a million tasks no longer makes the heap grow and shrink back (glibc
+ * gave the objects' pages back to the kernel when they were freed, and the
+ * next burst faulted them in again). The stack pool's warm ring is the
+ * object cache. The price: a finished task keeps its stack page until its
+ * last reference goes.
+ */
+#define TASK_SLOT ((sizeof(struct tulip_task) + 63) & ~(size_t)63)
 
 TULIP_TLS struct tulip_task *tulip__task_cur;
 #define cur_task tulip__task_cur
 
 struct tasks_state {
-    struct tulip__tasks pub;  /* what other files of the layer see */
-    struct tulip_task *cache; /* freed task objects for reuse */
-    unsigned cache_len;
+    struct tulip__tasks pub;        /* what other files of the layer see */
     unsigned long long name_id;     /* the id that name spells */
     char name[TULIP_CORO_NAME_MAX]; /* "Task-<name_id>" */
 };
@@ -67,16 +77,9 @@ tulip_task *tulip_task_current(void)
 
 static void task_free(struct tulip_task *t)
 {
-    struct tasks_state *ts = t->loop ? *tulip__loop_upper(t->loop) : NULL;
-
     tulip__done_drop(&t->done);
-    if (ts && ts->cache_len < TASK_CACHE_MAX) {
-        t->all_next = ts->cache;
-        ts->cache = t;
-        ts->cache_len++;
-        return;
-    }
-    tulip__free(t, sizeof(*t));
+    /* The object goes with its stack: nothing may touch t after this. */
+    tulip__coro_release(&t->co);
 }
 
 static void report(struct tulip_task *t, const char *what, int err)
@@ -159,11 +162,11 @@ static const struct tulip__done_ops task_done_ops = {
     task_ops_call,
 };
 
-/* The task has returned (or was cancelled before it started). */
+/* The task has returned (or was cancelled before it started). Its stack,
+ * which holds the object, goes back when the last reference goes. */
 static void task_finished(struct tulip_task *t)
 {
     t->state = TULIP__TASK_DONE;
-    tulip__coro_release(&t->co);
     if (t->ctx)
         tulip__context_task_done(t);
     tasks_unlink(t);
@@ -370,25 +373,13 @@ static void default_name(struct tasks_state *ts, char *dst,
     memcpy(dst, ts->name, TULIP_CORO_NAME_MAX);
 }
 
-static struct tulip_task *task_alloc(tulip_loop *loop)
-{
-    struct tasks_state *ts = *tulip__loop_upper(loop);
-    struct tulip_task *t = ts->cache;
-
-    if (t) {
-        ts->cache = t->all_next;
-        ts->cache_len--;
-        return t;
-    }
-    return tulip__alloc(sizeof(*t));
-}
-
 int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
                       void *arg, const struct tulip_task_opts *opts,
                       struct tulip_group *g)
 {
     struct tulip__tasks *ts;
     struct tulip_task *t;
+    struct tulip__stack st;
     size_t size;
     int rc;
 
@@ -404,24 +395,17 @@ int tulip__task_spawn(tulip_task **out, tulip_loop *loop, tulip_task_fn *fn,
     ts = tulip__tasks_of(loop);
     if (!ts)
         return -ENOMEM;
-    t = task_alloc(loop);
-    if (!t)
-        return -ENOMEM;
+    rc = tulip__stack_get(size, &st);
+    if (rc)
+        return rc;
+    t = (struct tulip_task *)(st.lo + st.size - TASK_SLOT);
     t->ctx = 0;
     if (tulip__unlikely(tulip__context_active()) &&
         tulip__context_inherit(t, loop) < 0) {
-        tulip__free(t, sizeof(*t));
+        tulip__stack_put(&st);
         return -ENOMEM;
     }
-    rc = tulip__coro_init(&t->co, size, task_entry, t);
-    if (rc) {
-        if (t->ctx) {
-            t->loop = loop;
-            tulip__context_task_done(t);
-        }
-        tulip__free(t, sizeof(*t));
-        return rc;
-    }
+    tulip__coro_init_on(&t->co, &st, TASK_SLOT, task_entry, t);
     t->step.fn = task_step_cb;
     tulip__timer_init(&t->timer, task_timer_cb);
     t->waiter.prev = t->waiter.next = NULL;
@@ -731,7 +715,8 @@ static void task_destroy(struct tulip_task *t)
     }
     tulip__waitq_remove(&t->waiter);
     tulip__loop_timer_stop(t->loop, &t->timer);
-    tulip__coro_release(&t->co); /* abandons its frames */
+    /* Its frames are abandoned; the stack, which holds the object, goes
+     * with the last reference. */
     if (t->ctx)
         tulip__context_task_done(t);
     t->state = TULIP__TASK_DONE;
@@ -769,10 +754,6 @@ static int tasks_close_hook(tulip_loop *loop)
     if (ts->pub.io_close)
         ts->pub.io_close(loop);
     tulip__context_loop_close(&ts->pub);
-    while ((t = ts->cache) != NULL) {
-        ts->cache = t->all_next;
-        tulip__free(t, sizeof(*t));
-    }
     *tulip__loop_upper(loop) = NULL;
     tulip__free(ts, sizeof(*ts));
     return 0;
