@@ -835,6 +835,99 @@ Test(task, object_lives_on_its_stack)
     fx_end();
 }
 
+/* Many tasks (past the threshold where steps prefetch the tasks a few
+ * entries ahead in the pass), their steps interleaved with call_soon
+ * entries, some cancelled and freed before they run, and with tasks that
+ * finish or are cancelled mid-pass: every step still runs once, in order. */
+#define AHEAD_TASKS 3000
+#define AHEAD_STEPS 3
+
+struct ahead {
+    int order[AHEAD_STEPS][AHEAD_TASKS];
+    int n[AHEAD_STEPS];
+    int soon_runs;
+    int soon_expected;
+    int logged[AHEAD_TASKS]; /* steps each task logged */
+    tulip_task *tasks[AHEAD_TASKS];
+};
+static struct ahead *ahead;
+
+static void ahead_soon(void *arg)
+{
+    (void)arg;
+    ahead->soon_runs++;
+}
+
+static int ahead_body(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    tulip_handle *h;
+
+    for (int k = 0; k < AHEAD_STEPS; k++) {
+        ahead->order[k][ahead->n[k]++] = i;
+        ahead->logged[i]++;
+        if (i % 5 == 0) {
+            cr_assert_eq(tulip_call_soon(loop, ahead_soon, NULL, NULL), 0);
+            ahead->soon_expected++;
+        }
+        if (i % 7 == 0) { /* queued, then cancelled and freed */
+            cr_assert_eq(tulip_call_soon(loop, ahead_soon, NULL, &h), 0);
+            tulip_handle_cancel(h);
+            tulip_handle_release(h);
+        }
+        if (i % 11 == 0 && i + 1 < AHEAD_TASKS && k == 1)
+            cr_assert_eq(tulip_task_cancel(ahead->tasks[i + 1]), 0);
+        if (i % 13 == 0 && k == 1)
+            return 0; /* finishes mid-pass */
+        if (tulip_sleep(0) == -ECANCELED)
+            return -ECANCELED;
+    }
+    return 0;
+}
+
+Test(task, many_tasks_steps_in_order)
+{
+    struct tulip_loop_opts o = {.virtual_clock = true};
+    int r, cancelled = 0;
+
+    /* Warm the stack pool's bookkeeping for this many stacks (kept for
+     * good) before the byte count starts, as fx_begin does for fewer. */
+    fx_begin();
+    cr_assert_eq(tulip_loop_close(loop), 0);
+    cr_assert_eq(tulip_loop_new(&loop, &o), 0);
+    for (int i = 0; i < AHEAD_TASKS; i++)
+        cr_assert_eq(tulip_spawn(NULL, loop, fx_warm_body, NULL), 0);
+    fx_run();
+    cr_assert_eq(tulip_loop_close(loop), 0);
+    fx_bytes0 = alloc_c.live_bytes;
+    cr_assert_eq(tulip_loop_new(&loop, &o), 0);
+    ahead = calloc(1, sizeof(*ahead));
+    cr_assert_not_null(ahead);
+    for (int i = 0; i < AHEAD_TASKS; i++)
+        ahead->tasks[i] = fx_spawn(ahead_body, (void *)(intptr_t)i);
+    fx_run();
+    for (int i = 0; i < AHEAD_TASKS; i++) {
+        cr_assert_eq(tulip_task_result(ahead->tasks[i], &r), 0);
+        cancelled += r == -ECANCELED;
+        cr_assert(r == 0 || r == -ECANCELED);
+        tulip_task_release(ahead->tasks[i]);
+    }
+    for (int k = 0; k < AHEAD_STEPS; k++) {
+        int expect = 0;
+        for (int i = 0; i < AHEAD_TASKS; i++)
+            expect += ahead->logged[i] > k;
+        cr_assert_eq(ahead->n[k], expect, "pass %d", k);
+        for (int j = 1; j < ahead->n[k]; j++)
+            cr_assert_lt(ahead->order[k][j - 1], ahead->order[k][j]);
+    }
+    cr_assert_eq(ahead->n[0], AHEAD_TASKS);
+    cr_assert_gt(cancelled, 0);
+    cr_assert_lt(ahead->n[2], ahead->n[1]);
+    cr_assert_eq(ahead->soon_runs, ahead->soon_expected);
+    free(ahead);
+    fx_end();
+}
+
 /* ---- allocation failure -------------------------------------------------- */
 
 /* Each allocation of a spawn on a fresh loop fails in turn: -ENOMEM, and

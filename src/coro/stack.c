@@ -50,6 +50,8 @@
 #define SLAB_SLOTS_FIRST 16u
 #define SLAB_SLOTS_MAX 1024u
 #define WARM_CAP (TULIP_STACK_CACHE > 0 ? TULIP_STACK_CACHE : 1u)
+#define STACK_AHEAD 4u      /* cold stacks prefetched this far ahead */
+#define STACK_AHEAD_LINES 8 /* top lines of each */
 
 enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
 
@@ -273,6 +275,15 @@ static __attribute__((noinline)) int stack_get_slow(size_t size,
         lo = c->warm[(c->warm_head + c->warm_len) % WARM_CAP];
     } else if (c->cold_len) {
         lo = c->cold[--c->cold_len]; /* the newest: maybe still committed */
+        /* A burst of spawns takes them in a row, each writing the top of
+         * its stack (the first frame, a task object): fetch the top of
+         * one a few places on, so that its TLB and cache misses overlap
+         * the spawns in between. */
+        if (c->cold_len > STACK_AHEAD) {
+            char *top = c->cold[c->cold_len - 1 - STACK_AHEAD] + size;
+            for (int i = 1; i <= STACK_AHEAD_LINES; i++)
+                __builtin_prefetch(top - 64 * i, 1);
+        }
         if (c->cooling)
             c->cooling--;
         if (c->gen_mark > c->cold_len)

@@ -132,6 +132,7 @@ struct tulip__cb *tulip__loop_ready_take(tulip_loop *loop)
 {
     struct tulip__cb *head = loop->ready_head;
 
+    loop->ahead = NULL;
     loop->ready_head = NULL;
     loop->ready_tail = &loop->ready_head;
     return head;
@@ -221,6 +222,16 @@ static int loop_poll(tulip_loop *loop, int64_t timeout_ns)
     return 0;
 }
 
+/* The batch's first entry was taken: the look-ahead cursor stays on an
+ * entry not yet run, or is dropped. */
+static inline void batch_advanced(tulip_loop *loop)
+{
+    if (loop->ahead_lead)
+        loop->ahead_lead--;
+    else
+        loop->ahead = NULL;
+}
+
 /* Phase 6: run the batch: the entries queued before this point (earlier
  * passes, other threads), then the ready watchers, then the due timers.
  * Anything they schedule waits for the next pass. The pending and due
@@ -233,10 +244,12 @@ static void loop_run_batch(tulip_loop *loop)
     /* The cursor lives in the loop: a task that suspends may take the next
      * entry itself (tulip__loop_batch_next), or even start the next pass. */
     loop->batch = loop->ready_head;
+    loop->ahead = NULL;
     loop->ready_head = NULL;
     loop->ready_tail = &loop->ready_head;
     while ((cb = loop->batch) != NULL) {
         loop->batch = cb->next; /* cb->fn may queue cb again */
+        batch_advanced(loop);
         loop->dispatched++;
         cb->fn(cb);
     }
@@ -297,6 +310,7 @@ struct tulip__cb *tulip__loop_batch_next(tulip_loop *loop)
         return NULL;
     TULIP__HOOK(pass, loop, loop->ready_head, 0);
     loop->batch = loop->ready_head;
+    loop->ahead = NULL;
     loop->ready_head = NULL;
     loop->ready_tail = &loop->ready_head;
     return loop->batch;
@@ -305,7 +319,30 @@ struct tulip__cb *tulip__loop_batch_next(tulip_loop *loop)
 void tulip__loop_batch_take(tulip_loop *loop, struct tulip__cb *cb)
 {
     loop->batch = cb->next;
+    batch_advanced(loop);
     loop->dispatched++;
+}
+
+struct tulip__cb *tulip__loop_batch_ahead(tulip_loop *loop)
+{
+    struct tulip__cb *cb = loop->ahead;
+    unsigned lead = loop->ahead_lead;
+
+    if (cb) {
+        if (cb->next) { /* one on; at the end of the pass, stay */
+            cb = cb->next;
+            lead++;
+        }
+    } else {
+        cb = loop->batch;
+        if (!cb)
+            return NULL;
+        for (lead = 0; lead < TULIP__LOOP_AHEAD && cb->next; lead++)
+            cb = cb->next;
+    }
+    loop->ahead = cb;
+    loop->ahead_lead = lead;
+    return cb;
 }
 
 /*

@@ -56,6 +56,18 @@ TULIP_PRIVATE void tulip__loop_batch_take(tulip_loop *loop,
                                           struct tulip__cb *cb);
 
 /*
+ * Prefetching ahead of the running pass (task.c): move a look-ahead cursor
+ * one entry on and return the entry it reaches, TULIP__LOOP_AHEAD entries
+ * after the next one to run (fewer at the end of the pass), or NULL if the
+ * pass has no entry left. Called once per entry run, it stays that far
+ * ahead, walking lines its caller fetched a few entries before. The entry
+ * returned has not run yet, so it is valid; the cursor is dropped whenever
+ * it could go stale (it is taken, or a new pass starts).
+ */
+#define TULIP__LOOP_AHEAD 4
+TULIP_PRIVATE struct tulip__cb *tulip__loop_batch_ahead(tulip_loop *loop);
+
+/*
  * Detach every entry of the ready queue and return the first (linked
  * through next), leaving the queue empty. For close hooks: an upper layer
  * frees or forgets its own entries and pushes the others back with

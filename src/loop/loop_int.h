@@ -77,6 +77,9 @@ struct tulip_loop {
     struct tulip__cb **ready_tail; /* where the next entry is linked */
     struct tulip__cb *batch;       /* the running pass's entries not yet
                                       run (its batch, from ready_head) */
+    struct tulip__cb *ahead;       /* look-ahead cursor in the batch
+                                      (tulip__loop_batch_ahead), or NULL */
+    unsigned ahead_lead;           /* how far after batch it is */
     unsigned dispatched;           /* entries run since the last poll */
     bool running;                  /* inside tulip_loop_run*() */
     bool run_once;                 /* inside tulip_loop_run_once() */
