@@ -202,6 +202,7 @@ static int loop_poll(tulip_loop *loop, int64_t timeout_ns)
             return 0;
     }
     loop->dispatched = 0;
+    loop->ahead = NULL; /* its count restarts (tulip__loop_batch_ahead) */
     if (timeout_ns != 0)
         tulip__stack_idle(); /* nothing to run: a good time to give back */
     int n = tulip__backend_poll(&loop->backend, timeout_ns, loop->events,
@@ -222,16 +223,6 @@ static int loop_poll(tulip_loop *loop, int64_t timeout_ns)
     return 0;
 }
 
-/* The batch's first entry was taken: the look-ahead cursor stays on an
- * entry not yet run, or is dropped. */
-static inline void batch_advanced(tulip_loop *loop)
-{
-    if (loop->ahead_lead)
-        loop->ahead_lead--;
-    else
-        loop->ahead = NULL;
-}
-
 /* Phase 6: run the batch: the entries queued before this point (earlier
  * passes, other threads), then the ready watchers, then the due timers.
  * Anything they schedule waits for the next pass. The pending and due
@@ -244,12 +235,10 @@ static void loop_run_batch(tulip_loop *loop)
     /* The cursor lives in the loop: a task that suspends may take the next
      * entry itself (tulip__loop_batch_next), or even start the next pass. */
     loop->batch = loop->ready_head;
-    loop->ahead = NULL;
     loop->ready_head = NULL;
     loop->ready_tail = &loop->ready_head;
     while ((cb = loop->batch) != NULL) {
         loop->batch = cb->next; /* cb->fn may queue cb again */
-        batch_advanced(loop);
         loop->dispatched++;
         cb->fn(cb);
     }
@@ -310,7 +299,6 @@ struct tulip__cb *tulip__loop_batch_next(tulip_loop *loop)
         return NULL;
     TULIP__HOOK(pass, loop, loop->ready_head, 0);
     loop->batch = loop->ready_head;
-    loop->ahead = NULL;
     loop->ready_head = NULL;
     loop->ready_tail = &loop->ready_head;
     return loop->batch;
@@ -319,29 +307,39 @@ struct tulip__cb *tulip__loop_batch_next(tulip_loop *loop)
 void tulip__loop_batch_take(tulip_loop *loop, struct tulip__cb *cb)
 {
     loop->batch = cb->next;
-    batch_advanced(loop);
     loop->dispatched++;
 }
 
+/*
+ * The cursor is valid while its entry has not been taken. Taking an entry
+ * counts one in loop->dispatched (entries run since the last poll; other
+ * additions only make the cursor look closer, and the poll, which restarts
+ * the count, drops the cursor), so the cursor records the count at which
+ * its entry will be taken, and the unsigned distance to it wraps to a huge
+ * value once it has been: no bookkeeping when entries are taken, nor when
+ * a pass starts (every entry of the pass before has been taken).
+ */
 struct tulip__cb *tulip__loop_batch_ahead(tulip_loop *loop)
 {
     struct tulip__cb *cb = loop->ahead;
-    unsigned lead = loop->ahead_lead;
+    unsigned lead;
 
-    if (cb) {
+    if (cb && loop->ahead_at - loop->dispatched <= 4 * TULIP__LOOP_AHEAD) {
         if (cb->next) { /* one on; at the end of the pass, stay */
             cb = cb->next;
-            lead++;
+            loop->ahead_at++;
         }
     } else {
         cb = loop->batch;
-        if (!cb)
+        if (!cb) {
+            loop->ahead = NULL;
             return NULL;
+        }
         for (lead = 0; lead < TULIP__LOOP_AHEAD && cb->next; lead++)
             cb = cb->next;
+        loop->ahead_at = loop->dispatched + lead;
     }
     loop->ahead = cb;
-    loop->ahead_lead = lead;
     return cb;
 }
 

@@ -61,8 +61,8 @@ TULIP_PRIVATE void tulip__loop_batch_take(tulip_loop *loop,
  * after the next one to run (fewer at the end of the pass), or NULL if the
  * pass has no entry left. Called once per entry run, it stays that far
  * ahead, walking lines its caller fetched a few entries before. The entry
- * returned has not run yet, so it is valid; the cursor is dropped whenever
- * it could go stale (it is taken, or a new pass starts).
+ * returned has not run yet, so it is valid: the cursor is never followed
+ * once its entry has been taken.
  */
 #define TULIP__LOOP_AHEAD 4
 TULIP_PRIVATE struct tulip__cb *tulip__loop_batch_ahead(tulip_loop *loop);

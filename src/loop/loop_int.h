@@ -79,7 +79,7 @@ struct tulip_loop {
                                       run (its batch, from ready_head) */
     struct tulip__cb *ahead;       /* look-ahead cursor in the batch
                                       (tulip__loop_batch_ahead), or NULL */
-    unsigned ahead_lead;           /* how far after batch it is */
+    unsigned ahead_at;             /* dispatched when it is taken */
     unsigned dispatched;           /* entries run since the last poll */
     bool running;                  /* inside tulip_loop_run*() */
     bool run_once;                 /* inside tulip_loop_run_once() */

@@ -240,14 +240,11 @@ static void task_step_cb(struct tulip__cb *cb);
  * top of the stack, the frames of a suspended task a few lines below the
  * object, so nothing of that task needs reading to find them.
  */
-static inline void task_prefetch(tulip_loop *loop)
+static __attribute__((noinline)) void task_prefetch_ahead(tulip_loop *loop)
 {
-    struct tulip__cb *cb;
+    struct tulip__cb *cb = tulip__loop_batch_ahead(loop);
     const char *obj;
 
-    if (live_tasks < PREFETCH_MIN_TASKS)
-        return;
-    cb = tulip__loop_batch_ahead(loop);
     if (!cb || cb->fn != task_step_cb)
         return;
     obj = (const char *)tulip__container_of(cb, struct tulip_task, step);
@@ -255,6 +252,13 @@ static inline void task_prefetch(tulip_loop *loop)
         __builtin_prefetch(obj + off, 1);
     for (size_t off = 64; off <= 256; off += 64)
         __builtin_prefetch(obj - off, 1);
+}
+
+/* Out of line, so that the switches of a few tasks pay only the test. */
+static inline void task_prefetch(tulip_loop *loop)
+{
+    if (tulip__unlikely(live_tasks >= PREFETCH_MIN_TASKS))
+        task_prefetch_ahead(loop);
 }
 
 static void task_step_cb(struct tulip__cb *cb)
