@@ -24,9 +24,10 @@
  *                             every ready callback (loop_int.h), two
  *                             preallocated threadsafe nodes (async.c), two
  *                             callbacks per chunk (handle.c), cold stacks
- *                             back at once; with TULIP_STRESS_YIELD=1 in the
- *                             environment, a yield at every suspension
- *                             point too (task.c)
+ *                             back at once, task steps prefetching ahead
+ *                             from 2 live tasks (task.c); with
+ *                             TULIP_STRESS_YIELD=1 in the environment, a
+ *                             yield at every suspension point too (task.c)
  *   TULIP_TESTING             testing build: fault injection points
  *   TULIP_HAVE_ASAN/TSAN/VALGRIND  tool annotations of coroutine switches
  */

@@ -47,8 +47,9 @@ TULIP_TLS struct tulip_task *tulip__task_cur;
 /* Unfinished tasks of this thread's loops, for task_prefetch(). */
 static TULIP_TLS size_t live_tasks;
 /* Below this many, the objects and stack tops of all of them fit in the
- * caches and the TLB (about 1 KiB and one page each): no prefetch. */
-#define PREFETCH_MIN_TASKS 1024u
+ * caches and the TLB (about 1 KiB and one page each): no prefetch. The
+ * stress build prefetches from 2, so that the suite walks the cursor. */
+#define PREFETCH_MIN_TASKS (TULIP_STRESS ? 2u : 1024u)
 
 struct tasks_state {
     struct tulip__tasks pub;        /* what other files of the layer see */
