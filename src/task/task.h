@@ -181,11 +181,12 @@ struct tulip_task {
                                     padding: the object has no room left */
 };
 
-/* A sleeping task costs one stack page plus this object: keep it within a
- * 384-byte allocator chunk (1M sleeping tasks at <= 4.4 KiB each). */
+/* The object lives at the top of the task's stack (task.c), and a sleeping
+ * task's frames just below it: keep it within six cache lines, so that both
+ * fit the stack's top page (1M sleeping tasks at about 4 KiB each). */
 #if !TULIP_HAVE_ASAN && !TULIP_HAVE_TSAN
-_Static_assert(sizeof(struct tulip_task) <= 376,
-               "struct tulip_task outgrew its 384-byte chunk");
+_Static_assert(sizeof(struct tulip_task) <= 384,
+               "struct tulip_task outgrew its six cache lines");
 #endif
 
 /* The task layer's per-loop state (in the loop's upper slot). */
