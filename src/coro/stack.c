@@ -50,8 +50,8 @@
 #define SLAB_SLOTS_FIRST 16u
 #define SLAB_SLOTS_MAX 1024u
 #define WARM_CAP (TULIP_STACK_CACHE > 0 ? TULIP_STACK_CACHE : 1u)
-#define STACK_AHEAD 4u      /* cold stacks prefetched this far ahead */
-#define STACK_AHEAD_LINES 8 /* top lines of each */
+#define STACK_AHEAD 4u       /* cold stacks prefetched this far ahead */
+#define STACK_AHEAD_LINES 8u /* top lines of each */
 
 enum { GUARD_UNKNOWN, GUARD_MADVISE, GUARD_MPROTECT };
 
@@ -281,7 +281,7 @@ static __attribute__((noinline)) int stack_get_slow(size_t size,
          * the spawns in between. */
         if (c->cold_len > STACK_AHEAD) {
             char *top = c->cold[c->cold_len - 1 - STACK_AHEAD] + size;
-            for (int i = 1; i <= STACK_AHEAD_LINES; i++)
+            for (size_t i = 1; i <= STACK_AHEAD_LINES; i++)
                 __builtin_prefetch(top - 64 * i, 1);
         }
         if (c->cooling)
