@@ -3638,7 +3638,8 @@ TULIP_EXTERN void tulip_stream_abort(tulip_stream *s);
  * 11). Accept errors that mean "out of resources" (EMFILE, ENFILE, ENOBUFS,
  * ENOMEM) are reported once per episode and retried after a back-off that
  * doubles from backoff_min_ns to backoff_max_ns, never spinning; ECONNABORTED
- * and EAGAIN are skipped silently.
+ * and EAGAIN are skipped silently. When not even the back-off's timer can be
+ * had (no memory), the acceptor yields the turn instead and tries again.
  *
  * asyncio's Server, mapped: close() is tulip_server_stop(); wait_closed()
  * is tulip_server_wait(); close_clients() / abort_clients() are

@@ -15,7 +15,9 @@
 #include "net_fixture.h"
 #include "tools.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -383,6 +385,83 @@ Test(server, out_of_fds_backs_off_and_recovers)
     cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     nhog = 0;
     t = fx_spawn(emfile_main, NULL);
+    fx_run();
+    cr_assert_eq(fx_result(t), 0);
+    tulip_task_release(t);
+    tulip_server_free(srv);
+    net_end();
+}
+
+/* ---- no memory for the back-off's timer: the acceptor yields, lives on --- */
+
+static int nomem_backoff_main(void *arg)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    tulip_stream *s;
+    char buf[16];
+    int fd, rc;
+
+    (void)arg;
+    /* every fd left but one taken, and that one the client's: the server
+     * cannot accept it */
+    while (nhog < 64 && (hog[nhog] = dup(0)) >= 0)
+        nhog++;
+    cr_expect_lt(nhog, 64);
+    close(hog[--nhog]);
+    /* a plain blocking connect: tulip_tcp_connect may arm a timer */
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_expect_geq(fd, 0);
+    sa.sin_port = htons((uint16_t)atoi(port));
+    cr_expect_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    cr_expect_eq(tulip_stream_new(&s, fd, NULL), 0);
+    cr_expect_eq(tulip_stream_write(s, "ping\n", 5), 0);
+    /* No timer was ever armed on this loop, so the back-off's needs the
+     * heap's first allocation: fail all of them until it was tried. */
+    test_alloc_fail_nth(&alloc_c, 1, true);
+    for (int i = 0; i < 100000 && alloc_c.failures == 0; i++)
+        cr_expect_eq(tulip_sleep(0), 0);
+    /* the acceptor's retries, a turn each, while memory stays short */
+    for (int i = 0; i < 1000; i++)
+        cr_expect_eq(tulip_sleep(0), 0);
+    test_alloc_fail_nth(&alloc_c, 0, false);
+    cr_expect_gt(alloc_c.failures, 1, "the back-off was tried %lu times",
+                 alloc_c.failures);
+    cr_expect_eq(fx_reports, 1, "%d reports, last %s", fx_reports,
+                 fx_report_msg);
+    cr_expect_eq(fx_report_err, -EMFILE, "got %s",
+                 tulip_err_name(fx_report_err));
+    /* fds and memory come back: the acceptor, still there, accepts */
+    while (nhog > 0)
+        close(hog[--nhog]);
+    rc = (int)tulip_stream_read_line_until(
+        s, buf, sizeof(buf), tulip_now() + slow_ns(5 * TULIP_SEC));
+    cr_expect_eq(rc, 5, "got %s", tulip_err_name(rc));
+    tulip_stream_wait_closed(s);
+    tulip_stream_free(s);
+    cr_expect_eq(tulip_server_close(srv, slow_ns(TULIP_SEC)), 0);
+    return 0;
+}
+
+Test(server, backoff_without_memory_keeps_accepting)
+{
+    struct tulip_server_opts o = {.backoff_min_ns = 50 * TULIP_MSEC};
+    struct rlimit rl;
+    tulip_task *t;
+    int probe;
+
+    if (test_under_valgrind())
+        cr_skip_test("valgrind does not limit the fds accept4 returns");
+    net_begin();
+    start(echo_handler, NULL, &o);
+    probe = dup(0);
+    cr_assert_geq(probe, 0);
+    close(probe);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = (rlim_t)probe + 16;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    nhog = 0;
+    t = fx_spawn(nomem_backoff_main, NULL);
     fx_run();
     cr_assert_eq(fx_result(t), 0);
     tulip_task_release(t);

@@ -152,7 +152,7 @@ static int acceptor_main(void *arg)
     tulip_server *srv = l->srv;
     int64_t backoff = 0;
     bool reported = false;
-    int fd;
+    int fd, rc;
 
     while (!srv->stopped && l->fd >= 0) {
         fd = tulip_accept(l->fd, NULL, NULL);
@@ -180,7 +180,10 @@ static int acceptor_main(void *arg)
         backoff = backoff ? backoff * 2 : srv->backoff_min_ns;
         if (backoff > srv->backoff_max_ns)
             backoff = srv->backoff_max_ns;
-        if (tulip_sleep(backoff) < 0)
+        rc = tulip_sleep(backoff);
+        if (rc == -ENOMEM) /* no memory for the timer: yield, try again */
+            rc = tulip_sleep(0);
+        if (rc < 0)
             break;
     }
     return 0;
