@@ -15,6 +15,9 @@
  *                        window) per message, 100 connections: the figure
  *                        that ranks servers (the load generator saturates
  *                        its core first, so throughput hardly does)
+ *   echo.server_user_100 the user-mode part of it: the server's own work,
+ *                        where the kernel's (the same system calls for
+ *                        every server) is left out
  *   echo.rate_100        messages per second, 100 connections
  *   echo.server_cpu_1    us of server CPU per message, 1 connection
  *   echo.rate_1          messages per second, 1 connection
@@ -98,16 +101,16 @@ static int connect_one(int port)
 }
 
 /* Run n connections for warm-up then secs; returns messages measured and
- * sets *cpu_us to the server's CPU per message, *rate to messages per
- * second. */
+ * sets *cpu_us to the server's CPU per message, *user_us to the user-mode
+ * part of it, *rate to messages per second. */
 static long run(pid_t pid, int port, int n, double warm, double secs,
-                double *cpu_us, double *rate)
+                double *cpu_us, double *user_us, double *rate)
 {
     struct epoll_event evs[256];
     int ep = epoll_create1(0);
     int64_t start, warm_end, end;
     long msgs = 0;
-    double cpu0 = 0;
+    struct nb_times t0 = {0, 0}, t1;
     bool measuring = false;
 
     for (int i = 0; i < n; i++) {
@@ -126,7 +129,7 @@ static long run(pid_t pid, int port, int n, double warm, double secs,
         int64_t now = bench_now_ns();
         if (!measuring && now >= warm_end) {
             measuring = true;
-            cpu0 = nb_proc_cpu(pid);
+            t0 = nb_proc_times(pid);
             warm_end = now;
         }
         if (measuring && now >= end)
@@ -150,7 +153,10 @@ static long run(pid_t pid, int port, int n, double warm, double secs,
             send_msg(c);
         }
     }
-    *cpu_us = (nb_proc_cpu(pid) - cpu0) * 1e6 / (double)(msgs ? msgs : 1);
+    t1 = nb_proc_times(pid);
+    *cpu_us =
+        (t1.user + t1.sys - t0.user - t0.sys) * 1e6 / (double)(msgs ? msgs : 1);
+    *user_us = (t1.user - t0.user) * 1e6 / (double)(msgs ? msgs : 1);
     *rate = (double)msgs / ((double)(bench_now_ns() - warm_end) / 1e9);
     if (msgs == 0) {
         fprintf(stderr, "bench_echo: no message echoed in %.1f s\n", secs);
@@ -165,7 +171,8 @@ static long run(pid_t pid, int port, int n, double warm, double secs,
 int main(int argc, char **argv)
 {
     int smoke = bench_is_smoke(argc, argv);
-    double secs = smoke ? 0.2 : 2.0, warm = smoke ? 0.05 : 0.5, cpu, rate;
+    double secs = smoke ? 0.2 : 2.0, warm = smoke ? 0.05 : 0.5, cpu, user;
+    double rate;
     const char *peer = NULL;
     char scratch[256] = "";
     int port, ccpu, scpu;
@@ -188,10 +195,11 @@ int main(int argc, char **argv)
         return pid == -77 ? 77 : 1;
     nb_pin(0, ccpu);
 
-    run(pid, port, 100, warm, secs, &cpu, &rate);
+    run(pid, port, 100, warm, secs, &cpu, &user, &rate);
     bench_report("echo.server_cpu_100", cpu, "us/msg");
+    bench_report("echo.server_user_100", user, "us/msg");
     bench_report("echo.rate_100", rate, "msg/s");
-    run(pid, port, 1, warm, secs, &cpu, &rate);
+    run(pid, port, 1, warm, secs, &cpu, &user, &rate);
     qsort(rtts, nrtt, sizeof(*rtts), bench_cmp_double);
     bench_report("echo.server_cpu_1", cpu, "us/msg");
     bench_report("echo.rate_1", rate, "msg/s");

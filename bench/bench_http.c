@@ -21,6 +21,7 @@
  *                        server process, /proc/PID/stat, from just before
  *                        the measured wrk run starts to its end) per
  *                        request: the figure that ranks servers
+ *   http.server_user_100 the user-mode part of it: the server's own work
  *   http.rate_100        requests per second, as wrk reports them
  *
  * --smoke: no warm-up, a 1 s run (wrk's shortest), 10 connections.
@@ -151,7 +152,8 @@ int main(int argc, char **argv)
     const char *peer = NULL;
     char scratch[256] = "";
     static char out[16384];
-    double cpu0, cpu, reqs, rate;
+    struct nb_times t0, t1;
+    double cpu, user, reqs, rate;
     char *line;
     pid_t pid;
 
@@ -177,10 +179,12 @@ int main(int argc, char **argv)
         (!smoke && run_wrk(port, conns, 1, ccpu, out, sizeof(out)) != 0))
         goto fail;
 
-    cpu0 = nb_proc_cpu(pid);
+    t0 = nb_proc_times(pid);
     if (run_wrk(port, conns, secs, ccpu, out, sizeof(out)) != 0)
         goto fail;
-    cpu = nb_proc_cpu(pid) - cpu0;
+    t1 = nb_proc_times(pid);
+    cpu = t1.user + t1.sys - t0.user - t0.sys;
+    user = t1.user - t0.user;
     line = strstr(out, " requests in ");
     while (line && line > out && line[-1] != '\n')
         line--;
@@ -192,6 +196,7 @@ int main(int argc, char **argv)
         goto fail;
     }
     bench_report("http.server_cpu_100", cpu * 1e6 / reqs, "us/req");
+    bench_report("http.server_user_100", user * 1e6 / reqs, "us/req");
     bench_report("http.rate_100", rate, "req/s");
     nb_stop(pid);
     nb_scratch_remove(scratch);

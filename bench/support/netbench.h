@@ -71,9 +71,16 @@ static inline void nb_cpus(int *client, int *server)
     }
 }
 
-/* utime + stime of pid, all its threads, in seconds (/proc/PID/stat). */
-static inline double nb_proc_cpu(pid_t pid)
+/* CPU time of pid, all its threads, in seconds (/proc/PID/stat): in user
+ * mode (utime) and in the kernel on its behalf (stime). The kernel samples
+ * the split at its tick, so over a 2 s run each is good to a few percent. */
+struct nb_times {
+    double user, sys;
+};
+
+static inline struct nb_times nb_proc_times(pid_t pid)
 {
+    struct nb_times t = {0, 0};
     char path[64], buf[1024];
     unsigned long ut = 0, st = 0;
     FILE *f;
@@ -82,7 +89,7 @@ static inline double nb_proc_cpu(pid_t pid)
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     f = fopen(path, "r");
     if (!f)
-        return 0;
+        return t;
     if (!fgets(buf, sizeof(buf), f))
         buf[0] = '\0';
     fclose(f);
@@ -90,8 +97,18 @@ static inline double nb_proc_cpu(pid_t pid)
     if (!p ||
         sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
                &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+        return t;
+    t.user = (double)ut / (double)sysconf(_SC_CLK_TCK);
+    t.sys = (double)st / (double)sysconf(_SC_CLK_TCK);
+    return t;
+}
+
+/* utime + stime of pid, in seconds. */
+static inline double nb_proc_cpu(pid_t pid)
+{
+    struct nb_times t = nb_proc_times(pid);
+
+    return t.user + t.sys;
 }
 
 /* A TCP port of 127.0.0.1 that is free right now, or -1. */
