@@ -322,6 +322,44 @@ static double cpu_seconds(void)
 static int hog[64];
 static int nhog;
 
+/* Take every fd left but one, for the client: the server cannot accept. */
+static void hog_all_but_one(void)
+{
+    while (nhog < 64 && (hog[nhog] = dup(0)) >= 0)
+        nhog++;
+    cr_expect_lt(nhog, 64);
+    close(hog[--nhog]);
+}
+
+/* Run main_fn on a server with o whose process is allowed 16 fds more than
+ * it has open (a low RLIMIT_NOFILE). */
+static void run_short_of_fds(tulip_task_fn *main_fn,
+                             struct tulip_server_opts *o)
+{
+    struct rlimit rl;
+    tulip_task *t;
+    int probe;
+
+    /* Valgrind emulates RLIMIT_NOFILE and does not apply it to accept4 */
+    if (test_under_valgrind())
+        cr_skip_test("valgrind does not limit the fds accept4 returns");
+    net_begin();
+    start(echo_handler, NULL, o);
+    probe = dup(0);
+    cr_assert_geq(probe, 0);
+    close(probe);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = (rlim_t)probe + 16;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    nhog = 0;
+    t = fx_spawn(main_fn, NULL);
+    fx_run();
+    cr_assert_eq(fx_result(t), 0);
+    tulip_task_release(t);
+    tulip_server_free(srv);
+    net_end();
+}
+
 static int emfile_main(void *arg)
 {
     tulip_stream *s;
@@ -330,12 +368,7 @@ static int emfile_main(void *arg)
     double cpu0;
 
     (void)arg;
-    /* take every fd left but one, for the client: the server cannot
-     * accept */
-    while (nhog < 64 && (hog[nhog] = dup(0)) >= 0)
-        nhog++;
-    cr_expect_lt(nhog, 64);
-    close(hog[--nhog]);
+    hog_all_but_one();
     rc = tulip_tcp_connect(&fd, "127.0.0.1", port, NULL);
     cr_expect_eq(rc, 0, "connect: %s", tulip_err_name(rc));
     cr_expect_eq(tulip_stream_new(&s, fd, NULL), 0);
@@ -368,28 +401,8 @@ Test(server, out_of_fds_backs_off_and_recovers)
 {
     struct tulip_server_opts o = {.backoff_min_ns = 50 * TULIP_MSEC,
                                   .backoff_max_ns = 200 * TULIP_MSEC};
-    struct rlimit rl;
-    tulip_task *t;
-    int probe;
 
-    /* Valgrind emulates RLIMIT_NOFILE and does not apply it to accept4 */
-    if (test_under_valgrind())
-        cr_skip_test("valgrind does not limit the fds accept4 returns");
-    net_begin();
-    start(echo_handler, NULL, &o);
-    probe = dup(0);
-    cr_assert_geq(probe, 0);
-    close(probe);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = (rlim_t)probe + 16;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    nhog = 0;
-    t = fx_spawn(emfile_main, NULL);
-    fx_run();
-    cr_assert_eq(fx_result(t), 0);
-    tulip_task_release(t);
-    tulip_server_free(srv);
-    net_end();
+    run_short_of_fds(emfile_main, &o);
 }
 
 /* ---- no memory for the back-off's timer: the acceptor yields, lives on --- */
@@ -403,12 +416,7 @@ static int nomem_backoff_main(void *arg)
     int fd, rc;
 
     (void)arg;
-    /* every fd left but one taken, and that one the client's: the server
-     * cannot accept it */
-    while (nhog < 64 && (hog[nhog] = dup(0)) >= 0)
-        nhog++;
-    cr_expect_lt(nhog, 64);
-    close(hog[--nhog]);
+    hog_all_but_one();
     /* a plain blocking connect: tulip_tcp_connect may arm a timer */
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_expect_geq(fd, 0);
@@ -446,27 +454,8 @@ static int nomem_backoff_main(void *arg)
 Test(server, backoff_without_memory_keeps_accepting)
 {
     struct tulip_server_opts o = {.backoff_min_ns = 50 * TULIP_MSEC};
-    struct rlimit rl;
-    tulip_task *t;
-    int probe;
 
-    if (test_under_valgrind())
-        cr_skip_test("valgrind does not limit the fds accept4 returns");
-    net_begin();
-    start(echo_handler, NULL, &o);
-    probe = dup(0);
-    cr_assert_geq(probe, 0);
-    close(probe);
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = (rlim_t)probe + 16;
-    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    nhog = 0;
-    t = fx_spawn(nomem_backoff_main, NULL);
-    fx_run();
-    cr_assert_eq(fx_result(t), 0);
-    tulip_task_release(t);
-    tulip_server_free(srv);
-    net_end();
+    run_short_of_fds(nomem_backoff_main, &o);
 }
 
 /* ---- graceful close: handlers get a grace period, then are cancelled ----- */
