@@ -331,6 +331,29 @@ static void hog_all_but_one(void)
     close(hog[--nhog]);
 }
 
+/* The server reported running out of fds, once: give the fds back, expect
+ * the client's line on s echoed within 5 s and no other report, close. */
+static void fds_back_expect_echo(tulip_stream *s)
+{
+    char buf[16];
+    int rc;
+
+    cr_expect_eq(fx_reports, 1, "%d reports, last %s", fx_reports,
+                 fx_report_msg);
+    cr_expect_eq(fx_report_err, -EMFILE, "got %s",
+                 tulip_err_name(fx_report_err));
+    while (nhog > 0)
+        close(hog[--nhog]);
+    rc = (int)tulip_stream_read_line_until(
+        s, buf, sizeof(buf), tulip_now() + slow_ns(5 * TULIP_SEC));
+    cr_expect_eq(rc, 5, "got %s", tulip_err_name(rc));
+    cr_expect_eq(fx_reports, 1, "%d reports, last %s: %s", fx_reports,
+                 fx_report_msg, tulip_err_name(fx_report_err));
+    tulip_stream_wait_closed(s);
+    tulip_stream_free(s);
+    cr_expect_eq(tulip_server_close(srv, slow_ns(TULIP_SEC)), 0);
+}
+
 /* Run main_fn on a server with o whose process is allowed 16 fds more than
  * it has open (a low RLIMIT_NOFILE). */
 static void run_short_of_fds(tulip_task_fn *main_fn,
@@ -379,21 +402,8 @@ static int emfile_main(void *arg)
     cr_expect_eq(rc, -ETIMEDOUT);
     /* 600 ms of back-off, not of spinning */
     cr_expect_lt(cpu_seconds() - cpu0, 0.2 * (double)slow_ns(1));
-    cr_expect_eq(fx_reports, 1, "%d reports, last %s", fx_reports,
-                 fx_report_msg);
-    cr_expect_eq(fx_report_err, -EMFILE, "got %s",
-                 tulip_err_name(fx_report_err));
     /* fds come back: the server accepts within its back-off */
-    while (nhog > 0)
-        close(hog[--nhog]);
-    rc = (int)tulip_stream_read_line_until(
-        s, buf, sizeof(buf), tulip_now() + slow_ns(5 * TULIP_SEC));
-    cr_expect_eq(rc, 5);
-    cr_expect_eq(fx_reports, 1, "%d reports, last %s: %s", fx_reports,
-                 fx_report_msg, tulip_err_name(fx_report_err));
-    tulip_stream_wait_closed(s);
-    tulip_stream_free(s);
-    cr_expect_eq(tulip_server_close(srv, slow_ns(TULIP_SEC)), 0);
+    fds_back_expect_echo(s);
     return 0;
 }
 
@@ -412,8 +422,7 @@ static int nomem_backoff_main(void *arg)
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     tulip_stream *s;
-    char buf[16];
-    int fd, rc;
+    int fd;
 
     (void)arg;
     hog_all_but_one();
@@ -435,19 +444,8 @@ static int nomem_backoff_main(void *arg)
     test_alloc_fail_nth(&alloc_c, 0, false);
     cr_expect_gt(alloc_c.failures, 1, "the back-off was tried %lu times",
                  alloc_c.failures);
-    cr_expect_eq(fx_reports, 1, "%d reports, last %s", fx_reports,
-                 fx_report_msg);
-    cr_expect_eq(fx_report_err, -EMFILE, "got %s",
-                 tulip_err_name(fx_report_err));
     /* fds and memory come back: the acceptor, still there, accepts */
-    while (nhog > 0)
-        close(hog[--nhog]);
-    rc = (int)tulip_stream_read_line_until(
-        s, buf, sizeof(buf), tulip_now() + slow_ns(5 * TULIP_SEC));
-    cr_expect_eq(rc, 5, "got %s", tulip_err_name(rc));
-    tulip_stream_wait_closed(s);
-    tulip_stream_free(s);
-    cr_expect_eq(tulip_server_close(srv, slow_ns(TULIP_SEC)), 0);
+    fds_back_expect_echo(s);
     return 0;
 }
 
