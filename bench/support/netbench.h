@@ -72,8 +72,9 @@ static inline void nb_cpus(int *client, int *server)
 }
 
 /* CPU time of pid, all its threads, in seconds (/proc/PID/stat): in user
- * mode (utime) and in the kernel on its behalf (stime). The kernel samples
- * the split at its tick, so over a 2 s run each is good to a few percent. */
+ * mode (utime) and in the kernel on its behalf (stime). The kernel makes
+ * the split at its tick, so a small part (a server's user time, a tenth of
+ * its CPU) is good to about a tenth over a 2 s run (bench/README.md). */
 struct nb_times {
     double user, sys;
 };
