@@ -111,6 +111,7 @@ static long run(pid_t pid, int port, int n, double warm, double secs,
     int64_t start, warm_end, end;
     long msgs = 0;
     struct nb_times t0 = {0, 0}, t1;
+    double per_msg;
     bool measuring = false;
 
     for (int i = 0; i < n; i++) {
@@ -154,9 +155,9 @@ static long run(pid_t pid, int port, int n, double warm, double secs,
         }
     }
     t1 = nb_proc_times(pid);
-    *cpu_us =
-        (t1.user + t1.sys - t0.user - t0.sys) * 1e6 / (double)(msgs ? msgs : 1);
-    *user_us = (t1.user - t0.user) * 1e6 / (double)(msgs ? msgs : 1);
+    per_msg = 1e6 / (double)(msgs ? msgs : 1);
+    *cpu_us = (t1.user + t1.sys - t0.user - t0.sys) * per_msg;
+    *user_us = (t1.user - t0.user) * per_msg;
     *rate = (double)msgs / ((double)(bench_now_ns() - warm_end) / 1e9);
     if (msgs == 0) {
         fprintf(stderr, "bench_echo: no message echoed in %.1f s\n", secs);

@@ -104,14 +104,6 @@ static inline struct nb_times nb_proc_times(pid_t pid)
     return t;
 }
 
-/* utime + stime of pid, in seconds. */
-static inline double nb_proc_cpu(pid_t pid)
-{
-    struct nb_times t = nb_proc_times(pid);
-
-    return t.user + t.sys;
-}
-
 /* A TCP port of 127.0.0.1 that is free right now, or -1. */
 static inline int nb_free_port(void)
 {
